@@ -1,0 +1,124 @@
+"""The ledger application: records batches of facts with their upstream position.
+
+``BloodLedger`` is an ``eventsourcing`` application whose recorder is a
+*process recorder*: every batch of new events is inserted in one transaction
+together with a tracking record (``Tracking(upstream, position)``) naming
+where in the upstream — a Kafka partition — the batch ends. A batch replayed
+after a crash is therefore recognised from the database alone, even when the
+Kafka offset commit was lost (``shared/notes/eventsourcing-library.md`` §1.11).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import ProcessRecorder, Tracking
+
+from ledger.domain.donation import Donation, donation_id, record_fact
+from ledger.domain.facts import ReportedFact
+from ledger.domain.unit import BloodUnit, unit_id
+from ledger.store import StoreURL
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What recording one batch did."""
+
+    facts: int
+    duplicates: int
+    events: int
+
+
+class _BatchWorkspace:
+    """The aggregates one batch touches, each loaded from the store at most once."""
+
+    def __init__(self, app: BloodLedger) -> None:
+        self._app = app
+        self._aggregates: dict[UUID, Donation | BloodUnit] = {}
+
+    def _get(self, aggregate_id: UUID) -> Any:
+        if aggregate_id not in self._aggregates:
+            found = self._app.load(aggregate_id)
+            if found is None:
+                return None
+            self._aggregates[aggregate_id] = found
+        return self._aggregates[aggregate_id]
+
+    def donation(self, din: str) -> Donation | None:
+        found: Donation | None = self._get(donation_id(din))
+        return found
+
+    def unit(self, din: str, product_code: str) -> BloodUnit | None:
+        found: BloodUnit | None = self._get(unit_id(din, product_code))
+        return found
+
+    def add(self, aggregate: Donation | BloodUnit) -> None:
+        self._aggregates[aggregate.id] = aggregate
+
+    def aggregates(self) -> Iterable[Donation | BloodUnit]:
+        return self._aggregates.values()
+
+
+class BloodLedger(Application[UUID]):
+    """Blood units and donations, and where each upstream has been read to."""
+
+    name = "bloodledger"
+
+    @classmethod
+    def open(cls, store: StoreURL) -> BloodLedger:
+        """The ledger on the given store (tables are created if missing)."""
+        store.prepare()
+        return cls(env=store.library_env())
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        recorder = self.recorder
+        assert isinstance(recorder, ProcessRecorder)
+        return recorder
+
+    def load(self, aggregate_id: UUID) -> Donation | BloodUnit | None:
+        try:
+            found: Donation | BloodUnit = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found
+
+    def record(
+        self, facts: Sequence[ReportedFact], tracking: Tracking | None = None
+    ) -> BatchOutcome:
+        """Record a batch of facts, and the upstream position, in one transaction.
+
+        Duplicates (an ``event_id`` already recorded where the fact belongs)
+        are no-ops. If the tracking position was already recorded, the
+        library raises ``IntegrityError`` and nothing is written.
+        """
+        workspace = _BatchWorkspace(self)
+        duplicates = sum(0 if record_fact(fact, workspace) else 1 for fact in facts)
+        events = [e for agg in workspace.aggregates() for e in agg.collect_events()]
+        if events or tracking is not None:
+            self.events.put(events, tracking=tracking)
+        return BatchOutcome(facts=len(facts), duplicates=duplicates, events=len(events))
+
+    def position(self, upstream: str) -> int | None:
+        """The last upstream position recorded (e.g. a Kafka partition's offset)."""
+        return self.process_recorder.max_tracking_id(upstream)
+
+    def donation(self, din: str) -> Donation | None:
+        found = self.load(donation_id(din))
+        return found if isinstance(found, Donation) else None
+
+    def units_of(self, din: str, product_code: str | None = None) -> list[BloodUnit]:
+        """The units of a donation (or the one named), in order of first appearance."""
+        donation = self.donation(din)
+        if donation is None:
+            return []
+        codes = [product_code] if product_code else donation.product_codes
+        units = [self.load(unit_id(din, code)) for code in codes]
+        return [unit for unit in units if isinstance(unit, BloodUnit)]

@@ -1,0 +1,98 @@
+"""The ``BloodUnit`` aggregate: one per DIN + product code.
+
+Its stream holds every fact about the unit, including the donation-level
+facts of its donation (see :mod:`ledger.domain.donation` for why they are
+copied in). The aggregate only keeps facts; what they mean — status,
+location, flags — is the pure fold in :mod:`ledger.domain.unit_state`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import BaseAggregate
+
+from ledger.domain.events import FACT_CLASSES, Fact, UnitRegistered, fact_kwargs
+from ledger.domain.facts import ReportedFact
+from ledger.domain.unit_state import UnitState, evaluate
+from ledger.domain.vocabulary import INFECTIOUS_MARKERS, EventType, TestResult
+
+#: Namespace of the ledger's deterministic identifiers. Never change it.
+NAMESPACE = UUID("6f1c3d2a-8b0e-5c7d-9a4f-2e1b0c9d8a7e")
+
+#: ``source_system`` and ``actor`` of facts the ledger itself appends.
+LEDGER_ACTOR = "bloodledger"
+
+
+def unit_id(din: str, product_code: str) -> UUID:
+    """The stream id of a unit: derived, so a unit can never be registered twice."""
+    return uuid.uuid5(NAMESPACE, f"unit/{din}/{product_code}")
+
+
+class BloodUnit(BaseAggregate[UUID]):
+    """A blood unit: the facts reported about it, in recording order."""
+
+    TOPIC = "bloodledger:BloodUnit"
+
+    def __init__(self, din: str, product_code: str) -> None:
+        self.din = din
+        self.product_code = product_code
+        self.facts: list[Fact] = []
+        self.event_ids: set[str] = set()
+
+    @classmethod
+    def register(cls, din: str, product_code: str) -> BloodUnit:
+        return cls._create(
+            UnitRegistered, id=unit_id(din, product_code), din=din, product_code=product_code
+        )
+
+    def apply_fact(self, fact: Fact) -> None:
+        """Called by :meth:`Fact.apply`, both when recording and on replay."""
+        self.facts.append(fact)
+        self.event_ids.add(fact.event_id)
+
+    def record(self, fact: ReportedFact) -> bool:
+        """Record a reported fact; False if its ``event_id`` is already here.
+
+        A REACTIVE infectious-marker result makes the unit quarantine itself:
+        the ledger appends a ``UnitQuarantined`` of its own, whose event id
+        is derived from the result's so that it, too, is recorded only once.
+        """
+        if fact.event_id in self.event_ids:
+            return False
+        self._trigger(fact)
+        if _is_reactive(fact):
+            self._trigger(self._ledger_quarantine(fact))
+        return True
+
+    def state(self, as_of: datetime | None = None) -> UnitState:
+        """The unit's state now, or as of a past moment (facts occurred by then)."""
+        return evaluate(self.din, self.product_code, self.facts, as_of)
+
+    def _trigger(self, fact: ReportedFact) -> None:
+        self.trigger_event(FACT_CLASSES[fact.event_type], **fact_kwargs(fact))
+
+    def _ledger_quarantine(self, result: ReportedFact) -> ReportedFact:
+        return ReportedFact(
+            event_id=str(
+                uuid.uuid5(NAMESPACE, f"quarantine/{result.event_id}/{self.product_code}")
+            ),
+            event_type=EventType.UnitQuarantined,
+            occurred_at=result.occurred_at,
+            source_system=LEDGER_ACTOR,
+            facility=result.facility,
+            actor=LEDGER_ACTOR,
+            din=self.din,
+            product_code=self.product_code,
+            payload={"reason": f"REACTIVE_DONATION: {result.payload['test']}", "case_id": None},
+        )
+
+
+def _is_reactive(fact: ReportedFact) -> bool:
+    return (
+        fact.event_type == EventType.TestResultRecorded
+        and fact.payload.get("test") in INFECTIOUS_MARKERS
+        and fact.payload.get("result") == TestResult.REACTIVE
+    )

@@ -1,0 +1,354 @@
+"""The blood unit's state machine: a pure fold over its facts in real-world order.
+
+A unit's state is never stored; it is evaluated from the facts recorded in its
+stream, sorted by ``occurred_at`` (ties broken by recording order). So a fact
+that arrives late — a hospital's receipt before the centre's issue — lands in
+its true place, and "as of" any moment is the same fold over the facts that
+had occurred by then.
+
+Rule breaches do not stop the fold: the ledger records what was reported and
+judges it, raising safety flags (``shared/contract/events-v1.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ledger.domain.compatibility import RED_CELL_COMPONENTS, abo_compatible, rhd_compatible
+from ledger.domain.events import Fact
+from ledger.domain.vocabulary import (
+    INFECTIOUS_MARKERS,
+    CrossmatchResult,
+    DonationType,
+    Flag,
+    TestResult,
+)
+
+#: A crossmatch sample must be collected at most this long before transfusion.
+CROSSMATCH_SAMPLE_VALIDITY = timedelta(days=3)
+#: Minutes out of controlled storage after which a returned unit is compromised.
+MAX_MINUTES_OUT_OF_STORAGE = 30
+
+
+class Status:
+    """Lifecycle statuses, from the furthest along to the earliest."""
+
+    DISCARDED = "DISCARDED"
+    TRANSFUSED = "TRANSFUSED"
+    IN_TRANSFUSION = "IN_TRANSFUSION"
+    DISPENSED = "DISPENSED"
+    IN_TRANSIT = "IN_TRANSIT"
+    QUARANTINED = "QUARANTINED"
+    AVAILABLE = "AVAILABLE"
+    PRODUCED = "PRODUCED"
+    NOT_PRODUCED = "NOT_PRODUCED"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Why a flag was raised: the flag, the fact that showed it, and a PII-free detail."""
+
+    flag: str
+    event_id: str
+    occurred_at: datetime
+    detail: str
+
+
+@dataclass(frozen=True)
+class UnitState:
+    """What the facts say about a unit at one moment."""
+
+    din: str
+    product_code: str
+    status: str
+    facility: str | None
+    abo: str | None
+    rhd: str | None
+    component: str | None
+    units: float | None
+    expires_at: datetime | None
+    holder_patient_id: str | None
+    donation_type: str | None
+    flags: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    quarantine_reasons: tuple[str, ...]
+    in_transit_to: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The state as the ``history --json`` document shows it."""
+        return {
+            "status": self.status,
+            "facility": self.facility,
+            "abo": self.abo,
+            "rhd": self.rhd,
+            "component": self.component,
+            "units": self.units,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "holder_patient_id": self.holder_patient_id,
+            "in_transit_to": self.in_transit_to,
+            "quarantine_reasons": list(self.quarantine_reasons),
+            "flags": list(self.flags),
+        }
+
+
+@dataclass(frozen=True)
+class _Crossmatch:
+    patient_id: str
+    patient_abo: str
+    patient_rhd: str
+    sample_collected_at: datetime
+    compatible: bool
+    occurred_at: datetime
+
+
+@dataclass
+class _Evaluation:
+    """Mutable working state of one fold; :meth:`result` freezes it."""
+
+    din: str
+    product_code: str
+    produced: bool = False
+    released: bool = False
+    reactive: bool = False
+    discarded: bool = False
+    transfusion_started: bool = False
+    transfusion_completed: bool = False
+    facility: str | None = None
+    in_transit_to: str | None = None
+    holder: str | None = None
+    abo: str | None = None
+    rhd: str | None = None
+    donation_abo: str | None = None
+    donation_rhd: str | None = None
+    component: str | None = None
+    units: float | None = None
+    expires_at: datetime | None = None
+    donation_type: str | None = None
+    intended_patient_id: str | None = None
+    cold_chain_breach: bool = False
+    quarantine_reasons: list[str] = field(default_factory=list)
+    crossmatches: list[_Crossmatch] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    # -- flags --------------------------------------------------------------
+
+    def flag(self, flag: str, fact: Fact, detail: str) -> None:
+        self.findings.append(Finding(str(flag), fact.event_id, fact.occurred_at, detail))
+
+    def check_usable(self, fact: Fact, action: str) -> None:
+        """Checks common to every use of the unit (issue, dispense, transfusion)."""
+        if not self.produced or self.discarded or self.transfusion_completed:
+            self.flag(Flag.UNEXPECTED_SEQUENCE, fact, f"{action} of a unit not in stock")
+        if not self.released or self.quarantine_reasons:
+            why = "quarantined" if self.quarantine_reasons else "not released"
+            self.flag(Flag.UNRELEASED_USE, fact, f"{action} while {why}")
+        if self.cold_chain_breach:
+            self.flag(Flag.COLD_CHAIN, fact, f"{action} after a cold-chain breach")
+
+    # -- one handler per event type ---------------------------------------
+
+    def donation_collected(self, fact: Fact) -> None:
+        self.donation_type = fact.donation_type  # type: ignore[attr-defined]
+        self.intended_patient_id = fact.intended_patient_id  # type: ignore[attr-defined]
+
+    def test_result_recorded(self, fact: Fact) -> None:
+        test, result = fact.test, fact.result  # type: ignore[attr-defined]
+        if test == "ABO_RHD":
+            self.donation_abo = fact.abo  # type: ignore[attr-defined]
+            self.donation_rhd = fact.rhd  # type: ignore[attr-defined]
+        if test in INFECTIOUS_MARKERS and result == TestResult.REACTIVE:
+            self.reactive = True
+            self.flag(Flag.REACTIVE_DONATION, fact, f"{test} reactive")
+
+    def component_produced(self, fact: Fact) -> None:
+        if self.produced:
+            self.flag(Flag.UNEXPECTED_SEQUENCE, fact, "component produced twice")
+        self.produced = True
+        self.component = fact.component  # type: ignore[attr-defined]
+        self.units = fact.units  # type: ignore[attr-defined]
+        self.abo = fact.abo  # type: ignore[attr-defined]
+        self.rhd = fact.rhd  # type: ignore[attr-defined]
+        self.expires_at = fact.expires_at  # type: ignore[attr-defined]
+        self.facility = self.facility or fact.facility
+
+    def unit_released(self, fact: Fact) -> None:
+        self.released = True
+        if not self.reactive:  # a reactive donation's quarantine cannot be lifted
+            self.quarantine_reasons.clear()
+
+    def unit_quarantined(self, fact: Fact) -> None:
+        self.quarantine_reasons.append(fact.reason)  # type: ignore[attr-defined]
+
+    def unit_discarded(self, fact: Fact) -> None:
+        self.discarded = True
+
+    def unit_issued(self, fact: Fact) -> None:
+        self.check_usable(fact, "issue")
+        self.in_transit_to = fact.to_facility  # type: ignore[attr-defined]
+
+    def unit_received(self, fact: Fact) -> None:
+        if self.in_transit_to != fact.facility:
+            self.flag(Flag.UNEXPECTED_SEQUENCE, fact, "received where it was not issued to")
+        self.facility = fact.facility
+        self.in_transit_to = None
+        if not fact.temperature_ok:  # type: ignore[attr-defined]
+            self.cold_chain_breach = True
+
+    def crossmatch_performed(self, fact: Fact) -> None:
+        if not self.produced:
+            self.flag(Flag.UNEXPECTED_SEQUENCE, fact, "crossmatch before the unit existed")
+        self.crossmatches.append(
+            _Crossmatch(
+                patient_id=fact.patient_id,  # type: ignore[attr-defined]
+                patient_abo=fact.patient_abo,  # type: ignore[attr-defined]
+                patient_rhd=fact.patient_rhd,  # type: ignore[attr-defined]
+                sample_collected_at=fact.sample_collected_at,  # type: ignore[attr-defined]
+                compatible=fact.result == CrossmatchResult.COMPATIBLE,  # type: ignore[attr-defined]
+                occurred_at=fact.occurred_at,
+            )
+        )
+
+    def unit_dispensed(self, fact: Fact) -> None:
+        self.check_usable(fact, "dispense")
+        self.holder = fact.patient_id  # type: ignore[attr-defined]
+
+    def unit_returned(self, fact: Fact) -> None:
+        self.holder = None
+        if fact.minutes_out_of_storage > MAX_MINUTES_OUT_OF_STORAGE:  # type: ignore[attr-defined]
+            self.cold_chain_breach = True
+
+    def transfusion_started_(self, fact: Fact) -> None:
+        patient: str = fact.patient_id  # type: ignore[attr-defined]
+        self.check_usable(fact, "transfusion")
+        if self.transfusion_started:
+            self.flag(Flag.DOUBLE_USE, fact, "transfusion started a second time")
+        if self.expires_at is not None and fact.occurred_at > self.expires_at:
+            self.flag(Flag.EXPIRED_USE, fact, "transfusion started after expiry")
+        if not fact.bedside_check_passed:  # type: ignore[attr-defined]
+            self.flag(Flag.NO_BEDSIDE_CHECK, fact, "bedside check not passed")
+        if self.donation_type == DonationType.AUTOLOGOUS and patient != self.intended_patient_id:
+            self.flag(Flag.AUTOLOGOUS_MISMATCH, fact, "autologous unit to another patient")
+        self.check_compatibility(fact, patient)
+        self.transfusion_started = True
+        self.holder = patient
+
+    def check_compatibility(self, fact: Fact, patient: str) -> None:
+        """ABO/RhD against the patient's group from crossmatch, and the 3-day rule."""
+        crossmatches = [
+            c
+            for c in self.crossmatches
+            if c.patient_id == patient and c.occurred_at <= fact.occurred_at
+        ]
+        component, abo, rhd = (
+            self.component,
+            self.abo or self.donation_abo,
+            self.rhd or self.donation_rhd,
+        )
+        if crossmatches and component and abo:
+            latest = crossmatches[-1]
+            if not abo_compatible(component, abo, latest.patient_abo):
+                self.flag(
+                    Flag.ABO_INCOMPATIBLE,
+                    fact,
+                    f"{component} {abo} to a group {latest.patient_abo} patient",
+                )
+            if rhd and not rhd_compatible(component, rhd, latest.patient_rhd):
+                self.flag(
+                    Flag.RHD_INCOMPATIBLE,
+                    fact,
+                    f"RhD {rhd} red cells to an RhD {latest.patient_rhd} patient",
+                )
+        if component in RED_CELL_COMPONENTS and not any(
+            c.compatible
+            and fact.occurred_at - CROSSMATCH_SAMPLE_VALIDITY
+            <= c.sample_collected_at
+            <= fact.occurred_at
+            for c in crossmatches
+        ):
+            self.flag(
+                Flag.NO_VALID_CROSSMATCH,
+                fact,
+                "no compatible crossmatch on a sample of the last 3 days",
+            )
+
+    def transfusion_completed_(self, fact: Fact) -> None:
+        if not self.transfusion_started:
+            self.flag(Flag.UNEXPECTED_SEQUENCE, fact, "transfusion completed but never started")
+        self.transfusion_completed = True
+
+    def noted(self, fact: Fact) -> None:
+        """Facts that are kept in the history but do not change the unit's state."""
+
+    # -- result -------------------------------------------------------------
+
+    def status(self) -> str:
+        checks: tuple[tuple[bool, str], ...] = (
+            (self.discarded, Status.DISCARDED),
+            (self.transfusion_completed, Status.TRANSFUSED),
+            (self.transfusion_started, Status.IN_TRANSFUSION),
+            (self.holder is not None, Status.DISPENSED),
+            (self.in_transit_to is not None, Status.IN_TRANSIT),
+            (bool(self.quarantine_reasons), Status.QUARANTINED),
+            (self.produced and self.released, Status.AVAILABLE),
+            (self.produced, Status.PRODUCED),
+        )
+        return next((status for condition, status in checks if condition), Status.NOT_PRODUCED)
+
+    def result(self) -> UnitState:
+        flags = tuple(dict.fromkeys(f.flag for f in self.findings))
+        return UnitState(
+            din=self.din,
+            product_code=self.product_code,
+            status=self.status(),
+            facility=self.facility,
+            abo=self.abo or self.donation_abo,
+            rhd=self.rhd or self.donation_rhd,
+            component=self.component,
+            units=self.units,
+            expires_at=self.expires_at,
+            holder_patient_id=self.holder,
+            donation_type=self.donation_type,
+            flags=flags,
+            findings=tuple(self.findings),
+            quarantine_reasons=tuple(self.quarantine_reasons),
+            in_transit_to=self.in_transit_to,
+        )
+
+
+_HANDLERS: dict[str, Callable[[_Evaluation, Fact], None]] = {
+    "DonationCollected": _Evaluation.donation_collected,
+    "TestResultRecorded": _Evaluation.test_result_recorded,
+    "ComponentProduced": _Evaluation.component_produced,
+    "UnitReleased": _Evaluation.unit_released,
+    "UnitQuarantined": _Evaluation.unit_quarantined,
+    "UnitDiscarded": _Evaluation.unit_discarded,
+    "UnitIssued": _Evaluation.unit_issued,
+    "UnitReceived": _Evaluation.unit_received,
+    "CrossmatchPerformed": _Evaluation.crossmatch_performed,
+    "UnitDispensed": _Evaluation.unit_dispensed,
+    "UnitReturned": _Evaluation.unit_returned,
+    "TransfusionStarted": _Evaluation.transfusion_started_,
+    "TransfusionCompleted": _Evaluation.transfusion_completed_,
+    "AdverseReactionReported": _Evaluation.noted,
+    "TransfusionEvaluated": _Evaluation.noted,
+}
+
+
+def in_occurred_order(facts: Iterable[Fact]) -> list[Fact]:
+    """Facts sorted by real-world time; ties keep recording order (sort is stable)."""
+    return sorted(facts, key=lambda fact: fact.occurred_at)
+
+
+def evaluate(
+    din: str, product_code: str, facts: Sequence[Fact], as_of: datetime | None = None
+) -> UnitState:
+    """The unit's state from its facts (only those occurred by ``as_of``, if given)."""
+    evaluation = _Evaluation(din=din, product_code=product_code)
+    for fact in in_occurred_order(facts):
+        if as_of is not None and fact.occurred_at > as_of:
+            break
+        _HANDLERS[fact.EVENT_TYPE](evaluation, fact)
+    return evaluation.result()
