@@ -1,7 +1,8 @@
 """Store URLs: which event store the ledger uses, as one string.
 
-``sqlite:///ledger.db`` (the embedded default) or
-``postgresql://user[:password]@host[:port]/dbname[?schema=name]``. The URL
+``sqlite:///ledger.db`` (the embedded default),
+``postgresql://user[:password]@host[:port]/dbname[?schema=name]``, or
+``memory://`` (the library's in-memory recorder: nothing is kept; for tests). The URL
 comes from ``--store`` or ``BLOODLEDGER_STORE`` and is translated into the
 ``eventsourcing`` library's environment variables, so the same application
 code runs on either recorder.
@@ -29,7 +30,7 @@ class StoreURL:
     """A parsed store URL."""
 
     url: str
-    kind: str  # "sqlite" or "postgresql"
+    kind: str  # "sqlite", "postgresql" or "memory"
     path: str = ""
     host: str = "127.0.0.1"
     port: int = 5432
@@ -41,6 +42,8 @@ class StoreURL:
     @classmethod
     def parse(cls, url: str) -> StoreURL:
         parts = urlsplit(url)
+        if parts.scheme == "memory":
+            return cls(url=url, kind="memory")
         if parts.scheme == "sqlite":
             path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
             if not path:
@@ -63,11 +66,13 @@ class StoreURL:
                 dbname=dbname,
                 schema=schema,
             )
-        msg = f"unsupported store URL scheme {parts.scheme!r}: use sqlite:/// or postgresql://"
+        msg = f"unsupported store URL scheme {parts.scheme!r}: use sqlite:///, postgresql:// or memory://"
         raise InvalidStoreURL(msg)
 
     def library_env(self) -> dict[str, str]:
         """The ``eventsourcing`` environment that selects and configures the recorder."""
+        if self.kind == "memory":
+            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
         if self.kind == "sqlite":
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
@@ -109,7 +114,7 @@ class StoreURL:
 
     def redacted(self) -> str:
         """The URL without its password, for logs."""
-        if self.kind == "sqlite":
+        if self.kind != "postgresql":
             return self.url
         user = f"{self.user}@" if self.user else ""
         return f"postgresql://{user}{self.host}:{self.port}/{self.dbname}?schema={self.schema}"

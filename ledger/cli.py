@@ -1,0 +1,283 @@
+"""The ``bloodledger`` command line: the entrypoints, thin over the service layer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+from ledger.adapters.kafka import DEFAULT_TOPIC, GroupTimeouts
+
+log = logging.getLogger("bloodledger")
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as e:
+        msg = f"not an ISO-8601 timestamp: {text!r}"
+        raise argparse.ArgumentTypeError(msg) from e
+    if value.tzinfo is None:
+        msg = "give a timezone, e.g. 2026-09-01T08:00:00Z or +08:00"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _add_store(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        help="event store URL: sqlite:///ledger.db (default, or $BLOODLEDGER_STORE) "
+        "or postgresql://user@host:5432/db[?schema=name]",
+    )
+
+
+def _add_broker(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument(
+        "--bootstrap", required=required, metavar="HOST:PORT", help="Kafka bootstrap server"
+    )
+    parser.add_argument(
+        "--topic", default=DEFAULT_TOPIC, help=f"events topic (default {DEFAULT_TOPIC})"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bloodledger",
+        description="Event-sourced vein-to-vein transfusion traceability ledger.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser(
+        "ingest", help="consume Avro events from Kafka into the event store"
+    )
+    _add_broker(ingest)
+    _add_store(ingest)
+    ingest.add_argument("--group", default="bloodledger-ingest", help="consumer group id")
+    ingest.add_argument(
+        "--until-idle", type=float, metavar="SECONDS", help="exit once caught up this long"
+    )
+    ingest.add_argument("--batch-size", type=int, default=2000, help="max records per poll")
+    ingest.add_argument("--progress-every", type=float, default=5.0, metavar="SECONDS")
+    ingest.add_argument(
+        "--max-poll-interval-ms",
+        type=int,
+        default=GroupTimeouts.max_poll_interval_ms,
+        help="consumer-group liveness; keep short for the embedded broker",
+    )
+
+    history = commands.add_parser(
+        "history", help="a unit's events in occurred order, and its state"
+    )
+    history.add_argument("din", help="13-character DIN")
+    history.add_argument(
+        "--product", metavar="CODE", help="one unit's product code (default: all units)"
+    )
+    history.add_argument(
+        "--as-of", type=_timestamp, metavar="ISO-8601", help="replay facts occurred by then"
+    )
+    history.add_argument("--json", action="store_true", help="print one JSON document")
+    _add_store(history)
+
+    encode = commands.add_parser(
+        "encode", help="encode contract JSON events as framed Avro messages"
+    )
+    encode.add_argument("input", nargs="?", default="-", help="JSON-lines file (default stdin)")
+    encode.add_argument("--schema-id", type=int, help="writer schema id (default: latest)")
+    encode.add_argument(
+        "--format",
+        choices=("hex", "base64"),
+        default="hex",
+        help="output one line per message: DIN<TAB>value in this encoding",
+    )
+
+    publish = commands.add_parser(
+        "publish", help="encode contract JSON events and send them to Kafka"
+    )
+    publish.add_argument("input", nargs="?", default="-", help="JSON-lines file (default stdin)")
+    _add_broker(publish)
+
+    demo = commands.add_parser(
+        "demo", help="run the whole pipeline on the embedded broker and SQLite"
+    )
+    demo.add_argument(
+        "--store", default="sqlite:///demo-output/demo.db", help="store (recreated if SQLite)"
+    )
+    demo.add_argument("--days", type=int, default=28)
+    demo.add_argument("--hospitals", type=int, default=3)
+    demo.add_argument("--donations-per-day", type=int, default=12)
+    demo.add_argument("--seed", type=int, default=2026)
+
+    broker = commands.add_parser("broker", help="run the embedded Kafka-compatible broker (Tansu)")
+    broker.add_argument("--port", type=int, default=9092)
+    broker.add_argument(
+        "--partitions", type=int, default=3, help="partitions of the topics it creates"
+    )
+    broker.add_argument("--topic", default=DEFAULT_TOPIC)
+
+    topics = commands.add_parser("topics", help="create the events and dead-letter topics")
+    _add_broker(topics)
+    topics.add_argument("--partitions", type=int, default=3)
+    return parser
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from ledger.adapters.avro import AvroCodec
+    from ledger.application import BloodLedger
+    from ledger.ingest import Ingestor, IngestSettings
+    from ledger.store import resolve_store
+
+    store = resolve_store(args.store)
+    settings = IngestSettings(
+        bootstrap=args.bootstrap,
+        topic=args.topic,
+        group=args.group,
+        max_records=args.batch_size,
+        until_idle=args.until_idle,
+        progress_every=args.progress_every,
+        timeouts=GroupTimeouts(max_poll_interval_ms=args.max_poll_interval_ms),
+    )
+    ledger = BloodLedger.open(store)
+    log.info("ingest %s -> %s (group %s)", args.topic, store.redacted(), args.group)
+    ingestor = Ingestor(ledger, AvroCodec(), settings)
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: stopping after the current batch", signum)
+        ingestor.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        ingestor.run()
+    finally:
+        ledger.close()
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from ledger.application import BloodLedger
+    from ledger.domain.din import InvalidDIN, validate_din
+    from ledger.history import history_json, history_text
+    from ledger.store import resolve_store
+
+    try:
+        validate_din(args.din)
+    except InvalidDIN as e:
+        print(f"bloodledger history: {e}", file=sys.stderr)
+        return 2
+    ledger = BloodLedger.open(resolve_store(args.store))
+    try:
+        document = history_json(ledger.units_of(args.din, args.product), args.as_of)
+    finally:
+        ledger.close()
+    print(
+        json.dumps(document, ensure_ascii=False, indent=2) if args.json else history_text(document)
+    )
+    return 0 if document["units"] else 1
+
+
+def _read_lines(path: str) -> list[str]:
+    if path == "-":
+        return sys.stdin.read().splitlines()
+    return Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def _encoded(args: argparse.Namespace) -> list[tuple[str, bytes]]:
+    from ledger.adapters.avro import AvroCodec
+    from ledger.adapters.contract_json import encode_json_lines
+
+    codec = AvroCodec(writer_schema_id=getattr(args, "schema_id", None))
+    return list(encode_json_lines(_read_lines(args.input), codec))
+
+
+def _encode(args: argparse.Namespace) -> int:
+    import base64
+
+    for key, value in _encoded(args):
+        text = value.hex() if args.format == "hex" else base64.b64encode(value).decode()
+        print(f"{key}\t{text}")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from ledger.adapters.kafka import publish
+
+    messages = _encoded(args)
+    sent = publish(args.bootstrap, args.topic, messages)
+    print(f"published {sent} messages to {args.topic}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ledger.demo.generator import DemoConfig
+    from ledger.demo.run import run_demo
+
+    config = DemoConfig(
+        seed=args.seed,
+        days=args.days,
+        hospitals=args.hospitals,
+        donations_per_day=args.donations_per_day,
+    )
+    return run_demo(config, args.store)
+
+
+def _broker(args: argparse.Namespace) -> int:
+    import time
+
+    from ledger.adapters.broker import EmbeddedBroker, ensure_topics
+    from ledger.adapters.kafka import dlq_topic
+
+    with EmbeddedBroker(port=args.port) as broker:
+        ensure_topics(broker.bootstrap, {args.topic: args.partitions, dlq_topic(args.topic): 1})
+        print(f"broker listening on {broker.bootstrap} (memory only); Ctrl-C to stop", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from ledger.adapters.broker import ensure_topics
+    from ledger.adapters.kafka import dlq_topic
+
+    ensure_topics(args.bootstrap, {args.topic: args.partitions, dlq_topic(args.topic): 1})
+    print(f"topics ready: {args.topic} ({args.partitions} partitions), {dlq_topic(args.topic)}")
+    return 0
+
+
+COMMANDS = {
+    "ingest": _ingest,
+    "history": _history,
+    "encode": _encode,
+    "publish": _publish,
+    "demo": _demo,
+    "broker": _broker,
+    "topics": _topics,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    try:
+        return COMMANDS[args.command](args)
+    except ValueError as e:
+        print(f"bloodledger {args.command}: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""``bloodledger demo``: the real pipeline, end to end, on the embedded default.
+
+Starts the bundled broker on a free port, publishes a generated stream (plus a
+few malformed messages, to show dead-lettering), ingests it into SQLite with
+the same :class:`~ledger.ingest.Ingestor` production uses, prints a summary
+and a few example histories, and shuts the broker down.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from pathlib import Path
+
+from ledger.adapters.avro import AvroCodec
+from ledger.adapters.broker import EmbeddedBroker, ensure_topics
+from ledger.adapters.kafka import DEFAULT_TOPIC, dlq_topic, publish
+from ledger.application import BloodLedger
+from ledger.demo.generator import DemoConfig, DemoStream, generate
+from ledger.domain.din import check_character
+from ledger.domain.unit import BloodUnit
+from ledger.history import history_json, history_text
+from ledger.ingest import IngestCounters, Ingestor, IngestSettings
+from ledger.store import StoreURL
+
+PARTITIONS = 3
+
+
+def malformed_messages(codec: AvroCodec, stream: DemoStream) -> list[tuple[str, bytes]]:
+    """Messages that are not facts: each must end in the dead-letter topic."""
+    fact = stream.facts[0]
+    good = codec.encode(fact)
+    wrong_check = next(c for c in "0123456789" if c != check_character(fact.din))
+    return [
+        (fact.din, good[: len(good) // 2]),  # truncated Avro
+        (fact.din, b"\x01" + good[1:]),  # wrong magic byte
+        (fact.din, b"\x00\x00\x00\x03\xe7" + good[5:]),  # unknown schema id 999
+        (
+            fact.din,
+            good.replace(
+                check_character(fact.din).encode() + b"\x02", wrong_check.encode() + b"\x02", 1
+            ),
+        ),
+    ]
+
+
+def _fresh_store(url: str) -> StoreURL:
+    store = StoreURL.parse(url)
+    if store.kind == "sqlite":
+        path = Path(store.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return store
+
+
+def _summary(ledger: BloodLedger, stream: DemoStream) -> list[BloodUnit]:
+    dins = list(dict.fromkeys(f.din for f in stream.facts))
+    units = [unit for din in dins for unit in ledger.units_of(din)]
+    statuses = collections.Counter(unit.state().status for unit in units)
+    flags = collections.Counter(flag for unit in units for flag in unit.state().flags)
+    print(f"\nLedger: {len(dins)} donations, {len(units)} units")
+    print("  by status: " + ", ".join(f"{s} {n}" for s, n in statuses.most_common()))
+    print("  safety flags: " + (", ".join(f"{f} {n}" for f, n in flags.most_common()) or "none"))
+    return units
+
+
+def _examples(units: list[BloodUnit]) -> list[BloodUnit]:
+    """One reactive unit, one with a transfusion-time breach, one transfused cleanly."""
+    picks: list[BloodUnit] = []
+    wanted = (
+        lambda flags, status: "REACTIVE_DONATION" in flags,
+        lambda flags, status: bool(set(flags) - {"REACTIVE_DONATION"}),
+        lambda flags, status: status == "TRANSFUSED" and not flags,
+    )
+    for predicate in wanted:
+        for unit in units:
+            state = unit.state()
+            if predicate(state.flags, state.status) and unit not in picks:
+                picks.append(unit)
+                break
+    return picks
+
+
+def _ingest(
+    store: StoreURL, bootstrap: str, codec: AvroCodec
+) -> tuple[BloodLedger, IngestCounters]:
+    ledger = BloodLedger.open(store)
+    settings = IngestSettings(bootstrap=bootstrap, group="bloodledger-demo", until_idle=3.0)
+    started = time.monotonic()
+    counters = Ingestor(ledger, codec, settings).run()
+    print(
+        f"Ingested into {store.redacted()} in {time.monotonic() - started:.1f} s: "
+        f"{counters.stored} facts stored, {counters.duplicates} duplicates ignored, "
+        f"{counters.dead_lettered} dead-lettered to {dlq_topic(DEFAULT_TOPIC)}"
+    )
+    return ledger, counters
+
+
+def run_demo(config: DemoConfig, store_url: str) -> int:
+    """Run the demo; exit status 0 if every published message was accounted for."""
+    store = _fresh_store(store_url)
+    stream = generate(config)
+    codec = AvroCodec()
+    messages = [(fact.din, codec.encode(fact)) for fact in stream.facts]
+    bad = malformed_messages(codec, stream)
+    print(
+        f"Generated {len(stream.facts)} facts: 1 blood centre, {len(stream.hospitals)} hospitals, "
+        f"{config.days} days ({stream.late} arriving late, {stream.resent} re-sent), "
+        f"plus {len(bad)} malformed messages"
+    )
+    with EmbeddedBroker() as broker:
+        ensure_topics(broker.bootstrap, {DEFAULT_TOPIC: PARTITIONS, dlq_topic(DEFAULT_TOPIC): 1})
+        started = time.monotonic()
+        sent = publish(broker.bootstrap, DEFAULT_TOPIC, messages + bad)
+        print(f"Published {sent} messages in {time.monotonic() - started:.1f} s")
+        ledger, counters = _ingest(store, broker.bootstrap, codec)
+        try:
+            units = _summary(ledger, stream)
+            for unit in _examples(units):
+                print(history_text(history_json([unit])))
+        finally:
+            ledger.close()
+    print(f"\nBroker stopped. Explore: bloodledger history {units[0].din} --store {store.url}")
+    accounted = counters.stored + counters.duplicates + counters.dead_lettered
+    return 0 if accounted == sent else 1

@@ -1,0 +1,63 @@
+"""Shared fixtures: the ledger on each store, PostgreSQL schemas, the real broker."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from ledger.application import BloodLedger
+from ledger.store import StoreURL
+
+PG_URL = os.environ.get("BLOODLEDGER_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
+
+
+def pg_store_url() -> str:
+    """A PostgreSQL store URL in a fresh schema of its own."""
+    return f"{PG_URL}?schema=t_{uuid.uuid4().hex[:12]}"
+
+
+def drop_schema(url: str) -> None:
+    store = StoreURL.parse(url)
+    with psycopg.connect(store.conninfo(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(store.schema))
+        )
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    url = pg_store_url()
+    yield url
+    drop_schema(url)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test using it runs on the in-memory recorder, SQLite and PostgreSQL."""
+    if request.param == "memory":
+        yield "memory://"
+        return
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    url = pg_store_url()
+    yield url
+    drop_schema(url)
+
+
+@pytest.fixture
+def ledger(store_url: str) -> Iterator[BloodLedger]:
+    app = BloodLedger.open(StoreURL.parse(store_url))
+    yield app
+    app.close()
