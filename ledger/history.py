@@ -89,14 +89,10 @@ def history_text(document: dict[str, Any]) -> str:
         state = unit["state"]
         group = " ".join(str(x) for x in (state["abo"], state["rhd"]) if x)
         lines.append("")
-        lines.append(
-            f"Unit {unit['din']} {unit['product_code']}  {state['component'] or '?'} {group}".rstrip()
-        )
-        where = (
-            state["in_transit_to"]
-            and f"in transit to {state['in_transit_to']}"
-            or state["facility"]
-        )
+        component = state["component"] or "?"
+        lines.append(f"Unit {unit['din']} {unit['product_code']}  {component} {group}".rstrip())
+        transit = state["in_transit_to"]
+        where = f"in transit to {transit}" if transit else state["facility"]
         lines.append(
             f"  status {state['status']} at {where or '?'}; expires {state['expires_at'] or '?'}"
         )

@@ -221,7 +221,8 @@ class Ingestor:
             self.counters.stored += outcome.facts - outcome.duplicates
             self.counters.duplicates += outcome.duplicates
             return
-        msg = f"could not record a chunk of {tracking.application_name} after {CONFLICT_RETRIES} attempts"
+        name = tracking.application_name
+        msg = f"could not record a chunk of {name} after {CONFLICT_RETRIES} attempts"
         raise RuntimeError(msg)
 
     def _lag(self) -> int | None:
@@ -238,7 +239,7 @@ class Ingestor:
         rate = self.counters.records / elapsed if elapsed > 0 else 0.0
         try:
             lag = self._lag()
-        except Exception:  # noqa: BLE001 - a progress line must never stop ingest
+        except Exception:  # a progress line must never stop ingest
             lag = None
         log.info(self.counters.line(rate, lag))
 

@@ -11,6 +11,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from ledger.adapters.broker import EmbeddedBroker, ensure_topics
+from ledger.adapters.kafka import dlq_topic
 from ledger.application import BloodLedger
 from ledger.store import StoreURL
 
@@ -61,3 +63,30 @@ def ledger(store_url: str) -> Iterator[BloodLedger]:
     app = BloodLedger.open(StoreURL.parse(store_url))
     yield app
     app.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def durable_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test using it runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    url = pg_store_url()
+    yield url
+    drop_schema(url)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """The real (embedded) Kafka-compatible broker, one for the whole session."""
+    log_path = tmp_path_factory.mktemp("broker") / "tansu.log"
+    with EmbeddedBroker(log_path=log_path) as running:
+        yield running
+
+
+@pytest.fixture
+def topic(broker: EmbeddedBroker) -> str:
+    """A fresh events topic (3 partitions) and its dead-letter topic."""
+    name = f"events-{uuid.uuid4().hex[:10]}"
+    ensure_topics(broker.bootstrap, {name: 3, dlq_topic(name): 1})
+    return name

@@ -1,0 +1,74 @@
+"""Helpers for tests that run the real pipeline: stores compared fact by fact."""
+
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from ledger.adapters.avro import AvroCodec
+from ledger.adapters.kafka import publish
+from ledger.application import BloodLedger
+from ledger.domain.events import Fact
+from ledger.domain.facts import ReportedFact
+from ledger.store import StoreURL
+
+#: (stream id, event_id) of every stored fact, with how often it is stored.
+FactCounts = collections.Counter[tuple[str, str]]
+
+
+def stored_facts(ledger: BloodLedger) -> FactCounts:
+    """Every fact in the store's notification log, counted."""
+    counts: FactCounts = collections.Counter()
+    start = 1
+    while True:
+        page = ledger.notification_log.select(start=start, limit=1000)
+        if not page:
+            return counts
+        for notification in page:
+            event = ledger.mapper.to_domain_event(notification)
+            if isinstance(event, Fact):
+                counts[(str(event.originator_id), event.event_id)] += 1
+        start = page[-1].id + 1
+
+
+def stored_facts_at(url: str) -> FactCounts:
+    ledger = BloodLedger.open(StoreURL.parse(url))
+    try:
+        return stored_facts(ledger)
+    finally:
+        ledger.close()
+
+
+def expected_facts(facts: Sequence[ReportedFact]) -> FactCounts:
+    """What the store must hold: the same facts recorded directly in memory."""
+    ledger = BloodLedger.open(StoreURL.parse("memory://"))
+    ledger.record(list(facts))
+    return stored_facts(ledger)
+
+
+def publish_facts(bootstrap: str, topic: str, facts: Sequence[ReportedFact]) -> int:
+    codec = AvroCodec()
+    return publish(bootstrap, topic, [(fact.din, codec.encode(fact)) for fact in facts])
+
+
+def cli(*args: str) -> list[str]:
+    """The command line that runs ``bloodledger`` with this interpreter."""
+    return [sys.executable, "-m", "ledger.cli", *args]
+
+
+def start_ingest(bootstrap: str, topic: str, store: str, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        cli("ingest", "--bootstrap", bootstrap, "--topic", topic, "--store", store,
+            "--group", f"g-{topic}", "--progress-every", "1", *extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cli(*args), capture_output=True, text=True, timeout=timeout, check=False)
