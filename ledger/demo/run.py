@@ -30,18 +30,20 @@ def malformed_messages(codec: AvroCodec, stream: DemoStream) -> list[tuple[str, 
     """Messages that are not facts: each must end in the dead-letter topic."""
     fact = stream.facts[0]
     good = codec.encode(fact)
-    wrong_check = next(c for c in "0123456789" if c != check_character(fact.din))
+    check = check_character(fact.din)
+    wrong = next(c for c in "0123456789" if c != check)
+    wrong_check = good.replace(_din_field(fact.din, check), _din_field(fact.din, wrong), 1)
     return [
         (fact.din, good[: len(good) // 2]),  # truncated Avro
         (fact.din, b"\x01" + good[1:]),  # wrong magic byte
         (fact.din, b"\x00\x00\x00\x03\xe7" + good[5:]),  # unknown schema id 999
-        (
-            fact.din,
-            good.replace(
-                check_character(fact.din).encode() + b"\x02", wrong_check.encode() + b"\x02", 1
-            ),
-        ),
+        (fact.din, wrong_check),  # DIN check character that does not match
     ]
+
+
+def _din_field(din: str, check: str) -> bytes:
+    """Avro bytes of ``din`` then ``din_check`` (union branch 1: a 1-character string)."""
+    return din.encode() + b"\x02\x02" + check.encode()
 
 
 def _fresh_store(url: str) -> StoreURL:

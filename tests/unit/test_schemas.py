@@ -1,0 +1,297 @@
+"""The Avro files are the contract: names, docs, vocabularies and evolution."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from datetime import datetime
+from enum import StrEnum
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastavro import schemaless_writer
+
+from ledger.adapters.avro import AvroCodec, SchemaManifest, default_schema_dir, frame
+from ledger.domain import vocabulary
+from ledger.domain.din import check_character
+from ledger.domain.vocabulary import EventType
+from tests.factories import OCCURRED_AT, example_fact
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+V1 = SCHEMAS / "v1"
+TIMESTAMP = {"type": "long", "logicalType": "timestamp-millis"}
+NULLABLE_STRING = ["null", "string"]
+
+#: Field names of the v1 contract (shared/contract/events-v1.md); they are binding.
+CONTRACT_FIELDS: dict[str, list[str]] = {
+    "Event": [
+        "event_id",
+        "occurred_at",
+        "source",
+        "din",
+        "din_check",
+        "product_code",
+        "payload",
+    ],
+    "Source": ["system", "facility", "actor"],
+    "DonationCollected": [
+        "donor_id",
+        "donation_type",
+        "intended_patient_id",
+        "procedure",
+        "volume_ml",
+    ],
+    "TestResultRecorded": ["test", "result", "abo", "rhd"],
+    "ComponentProduced": ["component", "volume_ml", "units", "abo", "rhd", "expires_at"],
+    "UnitReleased": [],
+    "UnitQuarantined": ["reason", "case_id"],
+    "UnitDiscarded": ["reason"],
+    "UnitIssued": ["to_facility", "shipment_id"],
+    "UnitReceived": ["temperature_ok"],
+    "CrossmatchPerformed": [
+        "patient_id",
+        "patient_abo",
+        "patient_rhd",
+        "sample_id",
+        "sample_collected_at",
+        "method",
+        "result",
+    ],
+    "UnitDispensed": ["patient_id"],
+    "UnitReturned": ["minutes_out_of_storage"],
+    "TransfusionStarted": ["patient_id", "bedside_check_passed"],
+    "TransfusionCompleted": ["patient_id", "volume_ml", "outcome"],
+    "AdverseReactionReported": ["patient_id", "category", "severity", "imputability", "onset_at"],
+    "TransfusionEvaluated": ["patient_id", "effective", "note"],
+}
+
+
+def load(name: str, directory: Path = V1) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((directory / f"bloodledger.{name}.avsc").read_text())
+    return document
+
+
+def all_files() -> list[Path]:
+    return sorted(V1.glob("*.avsc"))
+
+
+# --- files and names ---------------------------------------------------------
+
+
+def test_each_file_defines_the_named_type_its_name_says() -> None:
+    for path in all_files():
+        schema = json.loads(path.read_text())
+        assert schema["namespace"] == "bloodledger", path.name
+        assert path.name == f"bloodledger.{schema['name']}.avsc"
+        assert schema["type"] in ("record", "enum")
+
+
+def test_there_is_a_file_per_record_and_enum() -> None:
+    names = {json.loads(p.read_text())["name"] for p in all_files()}
+    enums = {
+        name
+        for name, value in vars(vocabulary).items()
+        if isinstance(value, type) and issubclass(value, StrEnum) and value is not StrEnum
+    } - {"EventType", "Flag"}
+    assert names == set(CONTRACT_FIELDS) | enums
+
+
+def test_records_have_the_contract_fields_in_order() -> None:
+    for name, expected in CONTRACT_FIELDS.items():
+        assert [f["name"] for f in load(name)["fields"]] == expected, name
+
+
+def test_payload_union_members_are_the_event_types() -> None:
+    payload = next(f for f in load("Event")["fields"] if f["name"] == "payload")
+    assert payload["type"] == [f"bloodledger.{t}" for t in EventType]
+
+
+def test_unit_released_is_an_empty_record() -> None:
+    assert load("UnitReleased")["fields"] == []
+
+
+@pytest.mark.parametrize("name", ["ABO", "RhD", "Component", "Test", "Imputability"])
+def test_enums_are_defined_once_and_referenced_by_name(name: str) -> None:
+    definitions = [p for p in all_files() if f'"name": "{name}"' in p.read_text()]
+    assert definitions == [V1 / f"bloodledger.{name}.avsc"]
+
+
+def test_enum_symbols_equal_the_vocabulary() -> None:
+    for path in all_files():
+        schema = json.loads(path.read_text())
+        if schema["type"] != "enum":
+            continue
+        members = [member.value for member in getattr(vocabulary, schema["name"])]
+        assert schema["symbols"] == members, schema["name"]
+
+
+# --- conventions -----------------------------------------------------------------
+
+
+def test_every_record_enum_and_field_has_a_doc() -> None:
+    for path in all_files():
+        schema = json.loads(path.read_text())
+        assert schema.get("doc", "").strip(), path.name
+        for field in schema.get("fields", []):
+            assert field.get("doc", "").strip(), f"{path.name}: {field['name']}"
+
+
+def test_instants_are_timestamp_millis() -> None:
+    for path in all_files():
+        for field in json.loads(path.read_text()).get("fields", []):
+            if field["name"].endswith("_at"):
+                assert field["type"] == TIMESTAMP, f"{path.name}: {field['name']}"
+
+
+def test_nullable_fields_put_null_first_and_default_to_null() -> None:
+    for path in all_files():
+        for field in json.loads(path.read_text()).get("fields", []):
+            if isinstance(field["type"], list) and field["name"] != "payload":
+                assert field["type"][0] == "null", f"{path.name}: {field['name']}"
+                assert "default" in field, f"{path.name}: {field['name']}"
+                assert field["default"] is None
+
+
+def test_din_check_and_product_code_are_nullable_strings() -> None:
+    fields = {f["name"]: f for f in load("Event")["fields"]}
+    assert fields["din_check"]["type"] == NULLABLE_STRING
+    assert fields["product_code"]["type"] == NULLABLE_STRING
+
+
+# --- manifest --------------------------------------------------------------------
+
+
+def test_manifest_maps_id_1_to_the_v1_envelope() -> None:
+    manifest = json.loads((SCHEMAS / "manifest.json").read_text())
+    assert manifest == {
+        "subject": "bloodledger.events-value",
+        "schemas": {"1": "v1/bloodledger.Event.avsc"},
+    }
+    loaded = SchemaManifest(SCHEMAS)
+    assert loaded.latest_id == 1
+    assert loaded.schema_ids == (1,)
+    assert loaded.parsed(1)["name"] == "bloodledger.Event"
+    assert set(loaded.payload_shapes(1)) == set(EventType)
+
+
+def test_default_schema_dir_is_the_repos_unless_overridden(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("BLOODLEDGER_SCHEMAS", raising=False)
+    assert default_schema_dir() == SCHEMAS
+    monkeypatch.setenv("BLOODLEDGER_SCHEMAS", str(tmp_path))
+    assert default_schema_dir() == tmp_path
+
+
+def test_unknown_ids_are_not_found() -> None:
+    manifest = SchemaManifest(SCHEMAS)
+    assert 2 not in manifest
+    with pytest.raises(KeyError):
+        manifest.parsed(2)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        [],
+        {"schemas": {"1": "v1/bloodledger.Event.avsc"}},
+        {"subject": "s", "schemas": {}},
+        {"subject": "s", "schemas": {"0": "v1/bloodledger.Event.avsc"}},
+        {"subject": "s", "schemas": {"one": "v1/bloodledger.Event.avsc"}},
+        {"subject": "s", "schemas": {"1": "v1/bloodledger.Event.json"}},
+    ],
+)
+def test_a_malformed_manifest_is_refused(tmp_path: Path, document: Any) -> None:
+    (tmp_path / "manifest.json").write_text(json.dumps(document))
+    with pytest.raises(ValueError, match=r"manifest\.json"):
+        SchemaManifest(tmp_path)
+
+
+# --- evolution -------------------------------------------------------------------
+
+CARRIER = {
+    "name": "carrier",
+    "type": ["null", "string"],
+    "default": None,
+    "doc": "Courier that carried the shipment; null if not known.",
+}
+TRACE_ID = {
+    "name": "trace_id",
+    "type": ["null", "string"],
+    "default": None,
+    "doc": "Producer's tracing id; null if none.",
+}
+
+
+def evolved_schemas(root: Path) -> SchemaManifest:
+    """A manifest with v1 (id 1) and a v2 (id 2) that adds optional fields."""
+    shutil.copytree(V1, root / "v1")
+    shutil.copytree(V1, root / "v2")
+    for name, field in (("UnitIssued", CARRIER), ("Event", TRACE_ID)):
+        schema = load(name, root / "v2")
+        schema["fields"].append(field)
+        (root / "v2" / f"bloodledger.{name}.avsc").write_text(json.dumps(schema))
+    manifest = {
+        "subject": "bloodledger.events-value",
+        "schemas": {"1": "v1/bloodledger.Event.avsc", "2": "v2/bloodledger.Event.avsc"},
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return SchemaManifest(root)
+
+
+def fixed_clock() -> datetime:
+    return OCCURRED_AT
+
+
+@pytest.fixture
+def evolved(tmp_path: Path) -> SchemaManifest:
+    return evolved_schemas(tmp_path)
+
+
+def test_the_latest_id_is_the_highest(evolved: SchemaManifest) -> None:
+    assert evolved.latest_id == 2
+    assert "carrier" in evolved.payload_shapes(2)["UnitIssued"].fields
+    assert "carrier" not in evolved.payload_shapes(1)["UnitIssued"].fields
+
+
+@pytest.mark.parametrize("event_type", list(EventType))
+def test_a_v1_message_is_read_by_the_v2_reader(evolved: SchemaManifest, event_type: str) -> None:
+    codec = AvroCodec(evolved, writer_schema_id=1, clock=fixed_clock)
+    fact = example_fact(event_type)
+    value = codec.encode(fact)
+    assert value[:5] == b"\x00\x00\x00\x00\x01"
+    decoded = codec.decode(value)
+    if event_type == "UnitIssued":
+        assert decoded == replace(fact, payload={**fact.payload, "carrier": None})
+    else:
+        assert decoded == fact
+
+
+def test_a_v2_message_is_read_by_the_v1_reader(evolved: SchemaManifest) -> None:
+    codec = AvroCodec(evolved, writer_schema_id=2, reader_schema_id=1, clock=fixed_clock)
+    v1_fact = example_fact("UnitIssued")
+    v2_fact = replace(v1_fact, payload={**v1_fact.payload, "carrier": "Cold Chain Couriers"})
+    value = codec.encode(v2_fact)
+    assert value[:5] == b"\x00\x00\x00\x00\x02"
+    assert codec.decode(value) == v1_fact
+
+
+def test_a_new_envelope_field_is_ignored_by_the_v1_reader(evolved: SchemaManifest) -> None:
+    fact = example_fact("UnitDispensed")
+    record = {
+        "event_id": fact.event_id,
+        "occurred_at": fact.occurred_at,
+        "source": {"system": fact.source_system, "facility": fact.facility, "actor": None},
+        "din": fact.din,
+        "din_check": check_character(fact.din),
+        "product_code": fact.product_code,
+        "payload": ("bloodledger.UnitDispensed", dict(fact.payload)),
+        "trace_id": "trace-1",
+    }
+    body = BytesIO()
+    schemaless_writer(body, evolved.parsed(2), record)
+    codec = AvroCodec(evolved, reader_schema_id=1, clock=fixed_clock)
+    assert codec.decode(frame(2, body.getvalue())) == fact
