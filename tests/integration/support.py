@@ -24,7 +24,7 @@ def stored_facts(ledger: BloodLedger) -> FactCounts:
     counts: FactCounts = collections.Counter()
     start = 1
     while True:
-        page = ledger.notification_log.select(start=start, limit=1000)
+        page = ledger.recorder.select_notifications(start=start, limit=1000)
         if not page:
             return counts
         for notification in page:
@@ -61,8 +61,20 @@ def cli(*args: str) -> list[str]:
 
 def start_ingest(bootstrap: str, topic: str, store: str, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        cli("ingest", "--bootstrap", bootstrap, "--topic", topic, "--store", store,
-            "--group", f"g-{topic}", "--progress-every", "1", *extra),
+        cli(
+            "ingest",
+            "--bootstrap",
+            bootstrap,
+            "--topic",
+            topic,
+            "--store",
+            store,
+            "--group",
+            f"g-{topic}",
+            "--progress-every",
+            "1",
+            *extra,
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
