@@ -19,6 +19,7 @@ from ledger.application import BloodLedger
 from ledger.demo.generator import DemoConfig, DemoStream, generate
 from ledger.domain.din import check_character
 from ledger.domain.unit import BloodUnit
+from ledger.domain.unit_state import UnitState
 from ledger.history import history_json, history_text
 from ledger.ingest import IngestCounters, Ingestor, IngestSettings
 from ledger.store import StoreURL
@@ -67,20 +68,25 @@ def _summary(ledger: BloodLedger, stream: DemoStream) -> list[BloodUnit]:
     return units
 
 
+def _is_reactive(state: UnitState) -> bool:
+    return "REACTIVE_DONATION" in state.flags
+
+
+def _has_breach(state: UnitState) -> bool:
+    return bool(set(state.flags) - {"REACTIVE_DONATION"})
+
+
+def _transfused_cleanly(state: UnitState) -> bool:
+    return state.status == "TRANSFUSED" and not state.flags
+
+
 def _examples(units: list[BloodUnit]) -> list[BloodUnit]:
-    """One reactive unit, one with a transfusion-time breach, one transfused cleanly."""
+    """One reactive unit, one with a rule breach, one transfused cleanly."""
     picks: list[BloodUnit] = []
-    wanted = (
-        lambda flags, status: "REACTIVE_DONATION" in flags,
-        lambda flags, status: bool(set(flags) - {"REACTIVE_DONATION"}),
-        lambda flags, status: status == "TRANSFUSED" and not flags,
-    )
-    for predicate in wanted:
-        for unit in units:
-            state = unit.state()
-            if predicate(state.flags, state.status) and unit not in picks:
-                picks.append(unit)
-                break
+    for wanted in (_is_reactive, _has_breach, _transfused_cleanly):
+        found = next((u for u in units if wanted(u.state()) and u not in picks), None)
+        if found is not None:
+            picks.append(found)
     return picks
 
 

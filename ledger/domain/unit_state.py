@@ -140,7 +140,8 @@ class _Evaluation:
 
     def check_usable(self, fact: Fact, action: str) -> None:
         """Checks common to every use of the unit (issue, dispense, transfusion)."""
-        if not self.produced or self.discarded or self.transfusion_completed:
+        used_up = self.transfusion_completed and action != "transfusion"  # else DOUBLE_USE
+        if not self.produced or self.discarded or used_up:
             self.flag(Flag.UNEXPECTED_SEQUENCE, fact, f"{action} of a unit not in stock")
         if not self.released or self.quarantine_reasons:
             why = "quarantined" if self.quarantine_reasons else "not released"

@@ -30,7 +30,9 @@ def writer_schema() -> tuple[int, Any]:
     return schema_id, fastavro.parse_schema(fastavro.schema.load_schema(str(SCHEMAS / path)))
 
 
-def envelope(event_type: str, hours: float, product_code: str | None, facility: str, **payload: Any) -> dict[str, Any]:
+def envelope(
+    event_type: str, hours: float, product_code: str | None, facility: str, **payload: Any
+) -> dict[str, Any]:
     return {
         "event_id": str(uuid.uuid4()),
         "occurred_at": T0 + timedelta(hours=hours),
@@ -45,31 +47,77 @@ def envelope(event_type: str, hours: float, product_code: str | None, facility: 
 def story() -> list[dict[str, Any]]:
     rbc = "E0791V00"
     return [
-        envelope("DonationCollected", 0, None, "S3101", donor_id="D424242", donation_type="VOLUNTARY",
-                 intended_patient_id=None, procedure="WHOLE_BLOOD", volume_ml=400),
-        envelope("ComponentProduced", 2, rbc, "S3101", component="RED_CELLS", volume_ml=280, units=2.0,
-                 abo="O", rhd="NEG", expires_at=T0 + timedelta(days=35)),
-        envelope("TestResultRecorded", 4, None, "S3101", test="HIV_NAT", result="NEGATIVE", abo=None, rhd=None),
+        envelope(
+            "DonationCollected",
+            0,
+            None,
+            "S3101",
+            donor_id="D424242",
+            donation_type="VOLUNTARY",
+            intended_patient_id=None,
+            procedure="WHOLE_BLOOD",
+            volume_ml=400,
+        ),
+        envelope(
+            "ComponentProduced",
+            2,
+            rbc,
+            "S3101",
+            component="RED_CELLS",
+            volume_ml=280,
+            units=2.0,
+            abo="O",
+            rhd="NEG",
+            expires_at=T0 + timedelta(days=35),
+        ),
+        envelope(
+            "TestResultRecorded",
+            4,
+            None,
+            "S3101",
+            test="HIV_NAT",
+            result="NEGATIVE",
+            abo=None,
+            rhd=None,
+        ),
         envelope("UnitReleased", 6, rbc, "S3101"),
         envelope("UnitIssued", 8, rbc, "S3101", to_facility="S3102", shipment_id="SHP-1"),
         envelope("UnitReceived", 10, rbc, "S3102", temperature_ok=True),
-        envelope("TransfusionStarted", 20, rbc, "S3102", patient_id="P777777", bedside_check_passed=True),
+        envelope(
+            "TransfusionStarted", 20, rbc, "S3102", patient_id="P777777", bedside_check_passed=True
+        ),
     ]
 
 
-def test_librdkafka_producer_to_ledger_cli(broker: EmbeddedBroker, topic: str, tmp_path: Path) -> None:
+def test_librdkafka_producer_to_ledger_cli(
+    broker: EmbeddedBroker, topic: str, tmp_path: Path
+) -> None:
     schema_id, schema = writer_schema()
     producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all"})
     events = story()
     for event in events:
         body = io.BytesIO()
         fastavro.schemaless_writer(body, schema, event)
-        producer.produce(topic, key=DIN.encode(), value=struct.pack(">bI", 0, schema_id) + body.getvalue())
+        producer.produce(
+            topic, key=DIN.encode(), value=struct.pack(">bI", 0, schema_id) + body.getvalue()
+        )
     assert producer.flush(30) == 0
 
     store = f"sqlite:///{tmp_path / 'e2e.db'}"
-    ingested = run_cli("ingest", "--bootstrap", broker.bootstrap, "--topic", topic, "--store", store,
-                       "--group", f"e2e-{topic}", "--until-idle", "2", timeout=180)
+    ingested = run_cli(
+        "ingest",
+        "--bootstrap",
+        broker.bootstrap,
+        "--topic",
+        topic,
+        "--store",
+        store,
+        "--group",
+        f"e2e-{topic}",
+        "--until-idle",
+        "2",
+        timeout=180,
+    )
     assert ingested.returncode == 0, ingested.stderr
     assert f"stored {len(events)}" in ingested.stderr
 

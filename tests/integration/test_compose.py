@@ -44,9 +44,14 @@ def test_every_ledger_command_in_compose_parses(name: str) -> None:
     assert args.command == command[0]
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose not installed")
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="Debian's docker-compose not installed"
+)
 def test_docker_compose_config_validates_the_file() -> None:
     result = subprocess.run(
-        ["docker-compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True, check=False
+        ["docker-compose", "-f", str(COMPOSE), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr

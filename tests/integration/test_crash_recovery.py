@@ -57,7 +57,9 @@ def test_kill_9_mid_stream_then_restart_stores_every_fact_once(
     assert recorded_offsets(pg_url, topic) == len(stream.facts)
 
 
-def test_sigterm_stops_cleanly_after_the_current_batch(broker: EmbeddedBroker, topic: str, sqlite_url: str) -> None:
+def test_sigterm_stops_cleanly_after_the_current_batch(
+    broker: EmbeddedBroker, topic: str, sqlite_url: str
+) -> None:
     stream = generate(STREAM)
     publish_facts(broker.bootstrap, topic, stream.facts)
     process = start_ingest(broker.bootstrap, topic, sqlite_url, "--batch-size", "50")

@@ -25,7 +25,11 @@ def ingest(bootstrap: str, topic: str, url: str) -> IngestCounters:
     ledger = BloodLedger.open(StoreURL.parse(url))
     try:
         settings = IngestSettings(
-            bootstrap=bootstrap, topic=topic, group=f"g-{uuid.uuid4().hex[:8]}", until_idle=2.0, max_records=500
+            bootstrap=bootstrap,
+            topic=topic,
+            group=f"g-{uuid.uuid4().hex[:8]}",
+            until_idle=2.0,
+            max_records=500,
         )
         return Ingestor(ledger, AvroCodec(), settings).run()
     finally:
@@ -46,7 +50,10 @@ def test_published_facts_are_stored_once_and_replayable(
     counters = ingest(broker.bootstrap, topic, durable_store_url)
 
     assert (counters.records, counters.stored, counters.duplicates, counters.dead_lettered) == (
-        len(facts), len(facts), 0, 0,
+        len(facts),
+        len(facts),
+        0,
+        0,
     )
     ledger = BloodLedger.open(StoreURL.parse(durable_store_url))
     try:
@@ -60,9 +67,19 @@ def test_published_facts_are_stored_once_and_replayable(
     [unit] = document["units"]
     assert (unit["din"], unit["product_code"]) == (clean.din, RBC)
     assert unit["state"]["status"] == "TRANSFUSED"
-    assert [e["event_id"] for e in unit["events"]] == [f.event_id for f in sorted(clean.facts, key=lambda f: f.occurred_at)]
+    assert [e["event_id"] for e in unit["events"]] == [
+        f.event_id for f in sorted(clean.facts, key=lambda f: f.occurred_at)
+    ]
 
-    as_of = run_cli("history", reactive.din, "--as-of", "2026-09-01T11:00:00Z", "--json", "--store", durable_store_url)
+    as_of = run_cli(
+        "history",
+        reactive.din,
+        "--as-of",
+        "2026-09-01T11:00:00Z",
+        "--json",
+        "--store",
+        durable_store_url,
+    )
     assert json.loads(as_of.stdout)["units"][0]["state"]["flags"] == []
     now = run_cli("history", reactive.din, "--json", "--store", durable_store_url)
     assert json.loads(now.stdout)["units"][0]["state"]["status"] == "QUARANTINED"
@@ -94,17 +111,25 @@ def test_messages_that_are_not_facts_go_untouched_to_the_dead_letter_topic(
     good = stream.facts[:50]
     codec = AvroCodec()
     bad = malformed_messages(codec, stream)
-    messages = [(f.din, codec.encode(f)) for f in good[:25]] + bad + [(f.din, codec.encode(f)) for f in good[25:]]
+    messages = (
+        [(f.din, codec.encode(f)) for f in good[:25]]
+        + bad
+        + [(f.din, codec.encode(f)) for f in good[25:]]
+    )
     publish(broker.bootstrap, topic, messages)
 
     counters = ingest(broker.bootstrap, topic, sqlite_url)
 
     assert counters.dead_lettered == len(bad)
     assert counters.stored + counters.duplicates == len(good)
-    consumer = Consumer({
-        "bootstrap.servers": broker.bootstrap, "group.id": f"dlq-{uuid.uuid4().hex[:8]}",
-        "auto.offset.reset": "earliest", "enable.auto.commit": False,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": f"dlq-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([dlq_topic(topic)])
     dead: list[tuple[bytes, dict[str, bytes]]] = []
     try:
@@ -118,7 +143,12 @@ def test_messages_that_are_not_facts_go_untouched_to_the_dead_letter_topic(
         consumer.close()
     assert sorted(value for value, _ in dead) == sorted(value for _, value in bad)
     for _, headers in dead:
-        assert headers["bloodledger.error.class"] in {b"TRUNCATED", b"BAD_MAGIC", b"UNKNOWN_SCHEMA_ID", b"BAD_DIN"}
+        assert headers["bloodledger.error.class"] in {
+            b"TRUNCATED",
+            b"BAD_MAGIC",
+            b"UNKNOWN_SCHEMA_ID",
+            b"BAD_DIN",
+        }
         assert headers["bloodledger.error.message"]
         assert headers["bloodledger.origin.topic"] == topic.encode()
         assert int(headers["bloodledger.origin.offset"]) >= 0
