@@ -17,7 +17,9 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import ProcessRecorder, Tracking
+from eventsourcing.popo import POPOFactory
 
+from ledger.adapters.recorders import POPOLedgerRecorder
 from ledger.domain.donation import Donation, donation_id, record_fact
 from ledger.domain.facts import ReportedFact
 from ledger.domain.unit import BloodUnit, unit_id
@@ -75,6 +77,9 @@ class BloodLedger(Application[UUID]):
         return cls(env=store.library_env())
 
     def construct_recorder(self) -> ProcessRecorder:
+        """A process recorder that also takes several tracking records per transaction."""
+        if isinstance(self.factory, POPOFactory):  # the library's in-memory module has no hook
+            return POPOLedgerRecorder()
         return self.factory.process_recorder()
 
     @property
@@ -91,19 +96,19 @@ class BloodLedger(Application[UUID]):
         return found
 
     def record(
-        self, facts: Sequence[ReportedFact], tracking: Tracking | None = None
+        self, facts: Sequence[ReportedFact], trackings: Sequence[Tracking] = ()
     ) -> BatchOutcome:
-        """Record a batch of facts, and the upstream position, in one transaction.
+        """Record a batch of facts, and upstream positions, in one transaction.
 
         Duplicates (an ``event_id`` already recorded where the fact belongs)
-        are no-ops. If the tracking position was already recorded, the
+        are no-ops. If any tracking position was already recorded, the
         library raises ``IntegrityError`` and nothing is written.
         """
         workspace = _BatchWorkspace(self)
         duplicates = sum(0 if record_fact(fact, workspace) else 1 for fact in facts)
         events = [e for agg in workspace.aggregates() for e in agg.collect_events()]
-        if events or tracking is not None:
-            self.events.put(events, tracking=tracking)
+        if events or trackings:
+            self.events.put(events, trackings=list(trackings))
         return BatchOutcome(facts=len(facts), duplicates=duplicates, events=len(events))
 
     def position(self, upstream: str) -> int | None:

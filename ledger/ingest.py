@@ -1,13 +1,13 @@
 """Kafka -> ledger ingest with exactly-once effect.
 
-For every partition chunk a poll returns: decode each message (fastavro,
-cached schemas); send the ones that are not facts, untouched, to the
-dead-letter topic and wait for the broker's acknowledgement; then record the
-facts *and* the partition's last offset in one database transaction; only
-then commit the Kafka offsets. After a crash, the ledger's own tracking
-record says where each partition was read to, so a replayed message is
-recognised even when the Kafka offset commit was lost. Facts are also
-idempotent by ``event_id``, so a producer's re-send is a no-op.
+For every poll: decode each message (fastavro, cached schemas); send the ones
+that are not facts, untouched, to the dead-letter topic and wait for the
+broker's acknowledgement; then record the facts *and* each partition's last
+offset in one database transaction; only then commit the Kafka offsets.
+After a crash, the ledger's own tracking record says where each partition
+was read to, so a replayed message is recognised even when the Kafka offset
+commit was lost. Facts are also idempotent by ``event_id``, so a producer's
+re-send is a no-op.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from ledger.adapters.kafka import (
     make_producer,
     upstream_name,
 )
-from ledger.application import BloodLedger
+from ledger.application import BatchOutcome, BloodLedger
 from ledger.domain.facts import ReportedFact
 
 log = logging.getLogger("bloodledger.ingest")
@@ -73,6 +73,15 @@ class IngestCounters:
         )
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    """One partition's part of a poll: its decoded facts and where it ends."""
+
+    tp: TopicPartition
+    tracking: Tracking
+    facts: list[ReportedFact]
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     """On assignment, position each partition just after what the ledger recorded."""
 
@@ -98,6 +107,7 @@ class Ingestor:
         self.positions: dict[TopicPartition, int | None] = {}
         self._stopping = False
         self._assigned_once = False
+        self._dead_letters_pending = False
         self._consumer: KafkaConsumer = make_consumer(
             settings.bootstrap, settings.group, settings.timeouts, max_records=settings.max_records
         )
@@ -149,39 +159,44 @@ class Ingestor:
         return now - last_records >= until_idle
 
     def _ingest(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        """Store one poll: dead letters first, then all facts and positions in one transaction."""
+        chunks: list[_Chunk] = []
         for tp, records in batch.items():
-            self._ingest_chunk(tp, records)
-            offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+            self.counters.records += len(records)
+            chunk = self._chunk(tp, records)
+            if chunk is not None:
+                chunks.append(chunk)
+        if self._dead_letters_pending:
+            self._producer.flush()  # acknowledged before their offsets are recorded
+            self._dead_letters_pending = False
+        self._record(chunks)
+        for chunk in chunks:
+            self.positions[chunk.tp] = chunk.tracking.notification_id
+        offsets = {
+            tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in batch.items()
+        }
         try:
             self._consumer.commit(offsets)
         except CommitFailedError:
             log.warning("offset commit refused after a rebalance; the ledger's tracking governs")
 
-    def _ingest_chunk(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
-        self.counters.records += len(records)
+    def _chunk(self, tp: TopicPartition, records: list[ConsumerRecord]) -> _Chunk | None:
+        """The records of one partition not yet recorded, decoded (or dead-lettered)."""
         recorded = self.positions.get(tp)
         fresh = [r for r in records if recorded is None or r.offset > recorded]
         self.counters.already_recorded += len(records) - len(fresh)
         if not fresh:
-            return
-        facts = self._decode_or_dead_letter(fresh)
+            return None
         tracking = Tracking(upstream_name(tp.topic, tp.partition), fresh[-1].offset)
-        self._record(facts, tracking)
-        self.positions[tp] = fresh[-1].offset
+        return _Chunk(tp, tracking, self._decode_or_dead_letter(fresh))
 
     def _decode_or_dead_letter(self, records: list[ConsumerRecord]) -> list[ReportedFact]:
         facts: list[ReportedFact] = []
-        rejected = 0
         for record in records:
             try:
                 facts.append(self._decode(record))
             except NotAFact as reason:
                 self._dead_letter(record, reason)
-                rejected += 1
-        if rejected:
-            self._producer.flush()
-            self.counters.dead_lettered += rejected
         return facts
 
     def _decode(self, record: ConsumerRecord) -> ReportedFact:
@@ -202,28 +217,40 @@ class Ingestor:
         self._producer.send(
             dlq_topic(record.topic), key=record.key, value=record.value, headers=headers
         )
+        self._dead_letters_pending = True
+        self.counters.dead_lettered += 1
 
-    def _record(self, facts: list[ReportedFact], tracking: Tracking) -> None:
+    def _record(self, chunks: list[_Chunk]) -> None:
+        """All chunks in one transaction; if that conflicts, each chunk on its own."""
+        if not chunks:
+            return
+        facts = [fact for chunk in chunks for fact in chunk.facts]
+        try:
+            self._count(self.ledger.record(facts, [chunk.tracking for chunk in chunks]))
+        except IntegrityError:
+            for chunk in chunks:
+                self._record_chunk(chunk)
+
+    def _record_chunk(self, chunk: _Chunk) -> None:
+        """One partition's chunk, telling an already-recorded position from a conflict."""
+        name = chunk.tracking.application_name
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
-                outcome = self.ledger.record(facts, tracking)
+                self._count(self.ledger.record(chunk.facts, [chunk.tracking]))
             except IntegrityError:
-                recorded = self.ledger.position(tracking.application_name)
-                if recorded is not None and recorded >= tracking.notification_id:
-                    self.counters.already_recorded += len(facts)
+                recorded = self.ledger.position(name)
+                if recorded is not None and recorded >= chunk.tracking.notification_id:
+                    self.counters.already_recorded += len(chunk.facts)
                     return
-                log.warning(
-                    "write conflict on %s (attempt %d); retrying",
-                    tracking.application_name,
-                    attempt,
-                )
+                log.warning("write conflict on %s (attempt %d); retrying", name, attempt)
                 continue
-            self.counters.stored += outcome.facts - outcome.duplicates
-            self.counters.duplicates += outcome.duplicates
             return
-        name = tracking.application_name
         msg = f"could not record a chunk of {name} after {CONFLICT_RETRIES} attempts"
         raise RuntimeError(msg)
+
+    def _count(self, outcome: BatchOutcome) -> None:
+        self.counters.stored += outcome.facts - outcome.duplicates
+        self.counters.duplicates += outcome.duplicates
 
     def _lag(self) -> int | None:
         """Approximate: the broker's high watermark as last reported in a fetch."""
