@@ -52,11 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Event-sourced vein-to-vein transfusion traceability ledger.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    ingest = commands.add_parser(
-        "ingest", help="consume Avro events from Kafka into the event store"
-    )
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return subparsers.add_parser(name, help=help, parents=[common])
+
+    ingest = command("ingest", help="consume Avro events from Kafka into the event store")
     _add_broker(ingest)
     _add_store(ingest)
     ingest.add_argument("--group", default="bloodledger-ingest", help="consumer group id")
@@ -72,9 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="consumer-group liveness; keep short for the embedded broker",
     )
 
-    history = commands.add_parser(
-        "history", help="a unit's events in occurred order, and its state"
-    )
+    history = command("history", help="a unit's events in occurred order, and its state")
     history.add_argument("din", help="13-character DIN")
     history.add_argument(
         "--product", metavar="CODE", help="one unit's product code (default: all units)"
@@ -85,9 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--json", action="store_true", help="print one JSON document")
     _add_store(history)
 
-    encode = commands.add_parser(
-        "encode", help="encode contract JSON events as framed Avro messages"
-    )
+    encode = command("encode", help="encode contract JSON events as framed Avro messages")
     encode.add_argument("input", nargs="?", default="-", help="JSON-lines file (default stdin)")
     encode.add_argument("--schema-id", type=int, help="writer schema id (default: latest)")
     encode.add_argument(
@@ -97,15 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="output one line per message: DIN<TAB>value in this encoding",
     )
 
-    publish = commands.add_parser(
-        "publish", help="encode contract JSON events and send them to Kafka"
-    )
+    publish = command("publish", help="encode contract JSON events and send them to Kafka")
     publish.add_argument("input", nargs="?", default="-", help="JSON-lines file (default stdin)")
     _add_broker(publish)
 
-    demo = commands.add_parser(
-        "demo", help="run the whole pipeline on the embedded broker and SQLite"
-    )
+    demo = command("demo", help="run the whole pipeline on the embedded broker and SQLite")
     demo.add_argument(
         "--store", default="sqlite:///demo-output/demo.db", help="store (recreated if SQLite)"
     )
@@ -114,14 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--donations-per-day", type=int, default=12)
     demo.add_argument("--seed", type=int, default=2026)
 
-    broker = commands.add_parser("broker", help="run the embedded Kafka-compatible broker (Tansu)")
+    broker = command("broker", help="run the embedded Kafka-compatible broker (Tansu)")
     broker.add_argument("--port", type=int, default=9092)
     broker.add_argument(
         "--partitions", type=int, default=3, help="partitions of the topics it creates"
     )
     broker.add_argument("--topic", default=DEFAULT_TOPIC)
 
-    topics = commands.add_parser("topics", help="create the events and dead-letter topics")
+    topics = command("topics", help="create the events and dead-letter topics")
     _add_broker(topics)
     topics.add_argument("--partitions", type=int, default=3)
     return parser
