@@ -359,3 +359,33 @@ def test_conflicting_transfusions_are_both_kept(ledger: BloodLedger) -> None:
     unit = ledger.units_of(timeline.din, RBC)[0]
     assert [f.EVENT_TYPE for f in unit.facts].count("TransfusionStarted") == 2
     assert "DOUBLE_USE" in unit.state().flags
+
+
+def test_discarded_unit_is_out_of_stock_and_its_use_is_unexpected(ledger: BloodLedger) -> None:
+    timeline = Timeline()
+    timeline.produced()
+    timeline.released()
+    timeline.discarded(hour=7, reason="DAMAGED")
+    record(ledger, timeline.facts)
+    assert state(ledger, timeline).status == "DISCARDED"
+    timeline.issued(hour=8)
+    assert flags(ledger, timeline) == {"UNEXPECTED_SEQUENCE"}
+
+
+def test_a_unit_returned_in_time_is_available_again(ledger: BloodLedger) -> None:
+    timeline = Timeline()
+    timeline.produced()
+    timeline.released()
+    timeline.issued()
+    timeline.received()
+    timeline.dispensed(hour=21)
+    timeline.returned(hour=21.3, minutes=18)
+    record(ledger, timeline.facts)
+    now = state(ledger, timeline)
+    assert (now.status, now.holder_patient_id, now.facility, now.flags) == (
+        "AVAILABLE",
+        None,
+        HOSPITAL,
+        (),
+    )
+    assert state(ledger, timeline, hour=21.1).holder_patient_id == "P000001"
