@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import ProcessRecorder, Tracking
 from eventsourcing.popo import POPOFactory
 
@@ -96,17 +97,23 @@ class BloodLedger(Application[UUID]):
         return found
 
     def record(
-        self, facts: Sequence[ReportedFact], trackings: Sequence[Tracking] = ()
+        self,
+        facts: Sequence[ReportedFact],
+        trackings: Sequence[Tracking] = (),
+        *,
+        also: Sequence[BaseAggregate[UUID]] = (),
     ) -> BatchOutcome:
         """Record a batch of facts, and upstream positions, in one transaction.
 
         Duplicates (an ``event_id`` already recorded where the fact belongs)
         are no-ops. If any tracking position was already recorded, the
-        library raises ``IntegrityError`` and nothing is written.
+        library raises ``IntegrityError`` and nothing is written. ``also``
+        names further aggregates (a lookback case) saved in the same transaction.
         """
         workspace = _BatchWorkspace(self)
         duplicates = sum(0 if record_fact(fact, workspace) else 1 for fact in facts)
-        events = [e for agg in workspace.aggregates() for e in agg.collect_events()]
+        aggregates = [*workspace.aggregates(), *also]
+        events = [e for agg in aggregates for e in agg.collect_events()]
         if events or trackings:
             self.events.put(events, trackings=list(trackings))
         return BatchOutcome(facts=len(facts), duplicates=duplicates, events=len(events))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -99,8 +99,16 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 class Ingestor:
     """One ingest worker: a consumer-group member writing to the ledger."""
 
-    def __init__(self, ledger: BloodLedger, codec: AvroCodec, settings: IngestSettings) -> None:
+    def __init__(
+        self,
+        ledger: BloodLedger,
+        codec: AvroCodec,
+        settings: IngestSettings,
+        *,
+        after_batch: Callable[[], object] | None = None,
+    ) -> None:
         self.ledger = ledger
+        self.after_batch = after_batch
         self.codec = codec
         self.settings = settings
         self.counters = IngestCounters()
@@ -126,16 +134,18 @@ class Ingestor:
         self._assigned_once = True
         log.info("assigned partitions %s", sorted(tp.partition for tp in partitions))
 
-    def run(self) -> IngestCounters:
+    def run(self, stop: Callable[[], bool] = lambda: False) -> IngestCounters:
         """Consume until stopped (or idle for ``until_idle`` seconds); returns the counts."""
         self._consumer.subscribe([self.settings.topic], listener=_Rebalance(self))
         started = last_report = last_records = time.monotonic()
         try:
-            while not self._stopping:
+            while not self._stopping and not stop():
                 batch = self._consumer.poll(timeout_ms=500, max_records=self.settings.max_records)
                 now = time.monotonic()
                 if batch:
                     self._ingest(batch)
+                    if self.after_batch is not None:
+                        self.after_batch()
                     last_records = now
                 if now - last_report >= self.settings.progress_every:
                     self._report(now - started)

@@ -200,3 +200,16 @@ class DonationUnitAdded(LedgerEvent):
 
     def apply(self, aggregate: Any) -> None:
         aggregate.product_codes.append(self.product_code)
+
+
+class LookbackOpened(AggregateCreated, LedgerEvent):
+    """A lookback case was opened on a donor's donations in [since, until]."""
+
+    TOPIC = "bloodledger:LookbackCase.Opened"
+    case_id: str
+    donor_id: str
+    reason: str
+    since: datetime
+    until: datetime
+    trigger_din: str | None
+    actor: str

@@ -353,3 +353,24 @@ def evaluate(
             break
         _HANDLERS[fact.EVENT_TYPE](evaluation, fact)
     return evaluation.result()
+
+
+def timeline(
+    din: str, product_code: str, facts: Sequence[Fact]
+) -> list[tuple[datetime, UnitState]]:
+    """The unit's state from each moment a fact occurred until the next: one fold.
+
+    Facts that occurred at the same instant are applied together, so every
+    entry is a state the unit really had (``evaluate(..., as_of=moment)``).
+    """
+    evaluation = _Evaluation(din=din, product_code=product_code)
+    ordered = in_occurred_order(facts)
+    states: list[tuple[datetime, UnitState]] = []
+    for index, fact in enumerate(ordered):
+        _HANDLERS[fact.EVENT_TYPE](evaluation, fact)
+        last_at_this_instant = (
+            index + 1 == len(ordered) or ordered[index + 1].occurred_at != fact.occurred_at
+        )
+        if last_at_this_instant:
+            states.append((fact.occurred_at, evaluation.result()))
+    return states

@@ -1,0 +1,42 @@
+"""The ledger with its read models, opened together for the commands that need both."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from ledger.application import BloodLedger
+from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
+from ledger.lookback import Lookbacks
+from ledger.store import StoreURL
+from projections.projector import Projector
+from projections.store import LedgerView, open_view
+
+
+class ReadModels:
+    """Ledger, view, projector and lookbacks on one store; a context manager.
+
+    The projector runs the ledger's lookback policy after every page: a
+    reactive donation whose donor is known opens a case by itself.
+    """
+
+    def __init__(self, store: StoreURL, *, lookback_window_days: int = DEFAULT_WINDOW_DAYS) -> None:
+        self.ledger = BloodLedger.open(store)
+        self.view: LedgerView = open_view(store)
+        self.projector = Projector(self.ledger, self.view)
+        self.lookbacks = Lookbacks(self.ledger, self.projector, window_days=lookback_window_days)
+        self.projector.after_page = self.lookbacks.open_for_reactive
+
+    def close(self) -> None:
+        self.view.datastore.close()  # type: ignore[attr-defined]
+        self.ledger.close()
+
+    def __enter__(self) -> ReadModels:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,132 @@
+"""Human-readable renderings of inventory, traces, alerts and lookback cases.
+
+Each takes the same JSON-ready data the ``--json`` output prints, so the
+two forms can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ledger.domain.inventory import EMERGENCY, GREEN, ORANGE, RED, YELLOW
+
+_COLOURS = {YELLOW: "\033[33m", ORANGE: "\033[38;5;208m", RED: "\033[31m", EMERGENCY: "\033[1;31m"}
+_RESET = "\033[0m"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return [line, "-" * len(line), *body]
+
+
+def inventory_text(rows: Sequence[dict[str, Any]], *, as_of: str, colour: bool) -> str:
+    """The stock table; rows in alert are marked (and coloured on a terminal)."""
+    headers = (
+        "facility",
+        "component",
+        "abo",
+        "rhd",
+        "avail",
+        "单位",
+        "exp24h",
+        "exp72h",
+        "use/day",
+        "DOS",
+        "alert",
+    )
+    cells = [
+        [
+            r["facility"],
+            r["component"],
+            r["abo"],
+            r["rhd"],
+            str(r["available"]),
+            f"{r['units']:g}",
+            str(r["expiring_24h"]),
+            str(r["expiring_72h"]),
+            f"{r['daily_use']:.2f}",
+            "-" if r["days_of_supply"] is None else f"{r['days_of_supply']:.1f}",
+            r["alert"] if r["alert"] == GREEN else f"!! {r['alert']}",
+        ]
+        for r in rows
+    ]
+    lines = _table(headers, cells)
+    if colour:
+        lines[2:] = [
+            f"{_COLOURS[r['alert']]}{text}{_RESET}" if r["alert"] in _COLOURS else text
+            for r, text in zip(rows, lines[2:], strict=True)
+        ]
+    alerts = sum(1 for r in rows if r["alert"] != GREEN)
+    return "\n".join([f"Inventory as of {as_of}: {len(rows)} rows, {alerts} in alert", *lines])
+
+
+def _recipient(r: dict[str, Any]) -> str:
+    when = f"transfused {r['transfused_at']} at {r['facility']}"
+    return f"  {r['patient_id']}  {r['din']} {r['product_code']}  {when}"
+
+
+def _unit(u: dict[str, Any]) -> str:
+    flags = f"  !! {','.join(u['flags'])}" if u.get("flags") else ""
+    what = f"{u['component'] or '?':<11} {u['status']:<14} at {u['facility'] or '?'}"
+    return f"  {u['din']} {u['product_code']}  {what}{flags}"
+
+
+def trace_text(document: dict[str, Any]) -> str:
+    lines = [f"Donors: {', '.join(document['donors']) or 'unknown'}"]
+    lines.append(f"Donations ({len(document['donations'])}):")
+    for d in document["donations"]:
+        reactive = "  REACTIVE" if d["reactive"] else ""
+        where = f"at {d['facility'] or '?'}"
+        lines.append(f"  {d['din']}  collected {d['collected_at'] or '?'} {where}{reactive}")
+    lines.append(f"Units ({len(document['units'])}):")
+    lines += [_unit(u) for u in document["units"]]
+    lines.append(f"Recipients ({len(document['recipients'])}):")
+    lines += [_recipient(r) for r in document["recipients"]]
+    return "\n".join(lines)
+
+
+def alerts_text(entries: Sequence[dict[str, Any]]) -> str:
+    if not entries:
+        return "No alerts."
+    lines = []
+    for e in entries:
+        if e["kind"] == "SAFETY_FLAG":
+            lines.append(
+                f"{e['at']}  {e['flag']:<20} {e['din']} {e['product_code']}  {e['detail']}"
+            )
+        else:
+            dos = "-" if e["days_of_supply"] is None else f"{e['days_of_supply']:.1f}"
+            group = f"{e['facility']} {e['component']} {e['abo']} {e['rhd']}"
+            stock = f"{e['available']} available, {dos} days of supply"
+            lines.append(f"{e['at']}  INVENTORY {e['alert']:<10} {group}  {stock}")
+    return "\n".join(lines)
+
+
+def _units(title: str, units: Sequence[dict[str, Any]]) -> list[str]:
+    lines = [f"{title} ({len(units)}):"]
+    lines += [
+        f"  {u['din']} {u['product_code']}  {u['status']} at {u['facility'] or '?'}" for u in units
+    ]
+    return lines
+
+
+def lookback_text(report: dict[str, Any]) -> str:
+    lines = [
+        f"Lookback case {report['case_id']}: donor {report['donor_id']}",
+        f"  reason: {report['reason']}",
+        f"  window: {report['since']} .. {report['until']}",
+        f"  opened {report['opened_at']} by {report['opened_by']}",
+        f"  donations traced: {len(report['donations'])}",
+    ]
+    lines += _units("Units quarantined", report["units_quarantined"])
+    lines += _units("Units consumed", report["units_consumed"])
+    lines.append(f"Recipients to notify ({len(report['recipients_to_notify'])}):")
+    lines += [_recipient(r) for r in report["recipients_to_notify"]]
+    lines += _units("Units not yet accounted for", report["units_not_accounted_for"])
+    lines += ["Could not be determined:", *(f"  - {u}" for u in report["undetermined"])]
+    return "\n".join(lines)
