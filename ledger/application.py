@@ -74,8 +74,9 @@ class BloodLedger(Application[UUID]):
     @classmethod
     def open(cls, store: StoreURL) -> BloodLedger:
         """The ledger on the given store (tables are created if missing)."""
-        store.prepare()
-        return cls(env=store.library_env())
+        with store.ddl_lock():
+            store.prepare()
+            return cls(env=store.library_env())
 
     def construct_recorder(self) -> ProcessRecorder:
         """A process recorder that also takes several tracking records per transaction."""

@@ -43,7 +43,7 @@ log = logging.getLogger("bloodledger.lookback")
 Clock = Callable[[], datetime]
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -67,7 +67,7 @@ class Lookbacks:
         projector: Projector,
         *,
         window_days: int = DEFAULT_WINDOW_DAYS,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.ledger = ledger
         self.projector = projector

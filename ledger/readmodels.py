@@ -6,7 +6,7 @@ from types import TracebackType
 
 from ledger.application import BloodLedger
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
-from ledger.lookback import Lookbacks
+from ledger.lookback import Clock, Lookbacks, utc_now
 from ledger.store import StoreURL
 from projections.projector import Projector
 from projections.store import LedgerView, open_view
@@ -19,11 +19,20 @@ class ReadModels:
     reactive donation whose donor is known opens a case by itself.
     """
 
-    def __init__(self, store: StoreURL, *, lookback_window_days: int = DEFAULT_WINDOW_DAYS) -> None:
+    def __init__(
+        self,
+        store: StoreURL,
+        *,
+        lookback_window_days: int = DEFAULT_WINDOW_DAYS,
+        clock: Clock | None = None,
+        page_size: int = 500,
+    ) -> None:
         self.ledger = BloodLedger.open(store)
         self.view: LedgerView = open_view(store)
-        self.projector = Projector(self.ledger, self.view)
-        self.lookbacks = Lookbacks(self.ledger, self.projector, window_days=lookback_window_days)
+        self.projector = Projector(self.ledger, self.view, page_size=page_size)
+        self.lookbacks = Lookbacks(
+            self.ledger, self.projector, window_days=lookback_window_days, clock=clock or utc_now
+        )
         self.projector.after_page = self.lookbacks.open_for_reactive
 
     def close(self) -> None:

@@ -11,6 +11,8 @@ code runs on either recorder.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -19,6 +21,8 @@ from psycopg import sql
 
 DEFAULT_STORE = "sqlite:///bloodledger.db"
 STORE_ENV_VAR = "BLOODLEDGER_STORE"
+#: Advisory-lock key under which processes create tables (any fixed 64-bit number).
+DDL_LOCK_KEY = 0x626C6F6F646C6467
 
 
 class InvalidStoreURL(ValueError):
@@ -113,6 +117,24 @@ class StoreURL:
             conn.execute(
                 sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
             )
+
+    @contextmanager
+    def ddl_lock(self) -> Iterator[None]:
+        """Serialise table creation across processes starting at once.
+
+        Two workers creating the library's tables in a fresh PostgreSQL
+        schema at the same moment race in the catalog ("tuple concurrently
+        updated"); a session advisory lock makes the second wait instead.
+        """
+        if self.kind != "postgresql":
+            yield
+            return
+        with psycopg.connect(self.conninfo(), autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK_KEY,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK_KEY,))
 
     def redacted(self) -> str:
         """The URL without its password, for logs."""

@@ -81,7 +81,7 @@ INDEXES: tuple[tuple[str, str], ...] = (
 #: Tables holding rows of one unit each, keyed by ``unit_id``.
 UNIT_TABLES = ("units", "available", "uses", "transfusions", "findings")
 
-_PARAM = re.compile(r"(?<!:):([a-z_]+)")
+_PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 
 
 @dataclass
@@ -212,8 +212,9 @@ def open_view(store: StoreURL) -> LedgerView:
         msg = "projections need a database: use a sqlite:/// or postgresql:// store"
         raise ValueError(msg)
     env = Environment("projections", store.library_env())
-    factory = InfrastructureFactory.construct(env)
     view_class: type[Any] = SQLiteLedgerView if store.kind == "sqlite" else PostgresLedgerView
-    view = factory.tracking_recorder(view_class)
+    with store.ddl_lock():
+        store.prepare()
+        view = InfrastructureFactory.construct(env).tracking_recorder(view_class)
     assert isinstance(view, LedgerView)
     return view

@@ -55,14 +55,18 @@ class Timeline:
 
     # -- donation level ---------------------------------------------------
     def collected(
-        self, hour: float = 0, donation_type: str = "VOLUNTARY", intended: str | None = None
+        self,
+        hour: float = 0,
+        donation_type: str = "VOLUNTARY",
+        intended: str | None = None,
+        donor: str = "D000001",
     ) -> ReportedFact:
         return self.fact(
             "DonationCollected",
             hour,
             None,
             CENTRE,
-            donor_id="D000001",
+            donor_id=donor,
             donation_type=donation_type,
             intended_patient_id=intended,
             procedure="WHOLE_BLOOD",

@@ -1,0 +1,54 @@
+"""Property: however facts arrive and however the projector is interrupted,
+the incrementally maintained tables equal a rebuild from scratch."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledger.domain.facts import ReportedFact
+from ledger.readmodels import ReadModels
+from ledger.store import StoreURL
+from tests.integration.test_projections import T, dump, story
+
+FACTS = story()
+
+
+def open_models(path: Path) -> ReadModels:
+    return ReadModels(StoreURL.parse(f"sqlite:///{path}"), clock=lambda: T, page_size=5)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    arrival=st.permutations(FACTS),
+    cuts=st.lists(st.integers(min_value=1, max_value=len(FACTS) - 1), max_size=6, unique=True),
+    resent=st.lists(st.sampled_from(FACTS), max_size=4),
+    stop_after_pages=st.integers(min_value=0, max_value=20),
+)
+def test_incremental_equals_rebuild_and_resume_changes_nothing(
+    arrival: list[ReportedFact], cuts: list[int], resent: list[ReportedFact], stop_after_pages: int
+) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "ledger.db"
+        with open_models(path) as models:
+            stream = [*arrival, *resent]
+            start = 0
+            for cut in [*sorted(cuts), len(stream)]:
+                models.ledger.record(stream[start:cut])
+                models.projector.catch_up()  # the projector follows the ledger batch by batch
+                start = cut
+            incremental = dump(models)
+
+            models.projector.rebuild()
+            assert dump(models) == incremental
+
+            pages = iter(range(stop_after_pages))
+            models.view.reset(models.projector.upstream)
+            models.projector.catch_up(stop=lambda: next(pages, None) is None)
+        with open_models(path) as restarted:  # as if the process had been killed
+            restarted.projector.catch_up()
+            assert dump(restarted) == incremental
+            assert restarted.projector.lag() == 0
