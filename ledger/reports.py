@@ -125,6 +125,7 @@ def lookback_text(report: dict[str, Any]) -> str:
     ]
     lines += _units("Units quarantined", report["units_quarantined"])
     lines += _units("Units consumed", report["units_consumed"])
+    lines += _units("Units already disposed of", report["units_disposed"])
     lines.append(f"Recipients to notify ({len(report['recipients_to_notify'])}):")
     lines += [_recipient(r) for r in report["recipients_to_notify"]]
     lines += _units("Units not yet accounted for", report["units_not_accounted_for"])

@@ -1,5 +1,6 @@
 """Read models built from the ledger's notification log.
 
-Empty until the projections issue: inventory with days-of-supply alerts and
-vein-to-vein traceability will live here, one module per projection.
+``rows`` turns one aggregate into its rows (pure); ``store`` holds the tables
+and writes a page of rows with its tracking record atomically; ``projector``
+follows the log; ``queries`` answers inventory, trace and alert questions.
 """

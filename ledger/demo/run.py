@@ -9,7 +9,9 @@ and a few example histories, and shuts the broker down.
 from __future__ import annotations
 
 import collections
+import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from ledger.adapters.avro import AvroCodec
@@ -18,11 +20,16 @@ from ledger.adapters.kafka import DEFAULT_TOPIC, dlq_topic, publish
 from ledger.application import BloodLedger
 from ledger.demo.generator import DemoConfig, DemoStream, generate
 from ledger.domain.din import check_character
+from ledger.domain.inventory import GREEN, AlertPolicy
 from ledger.domain.unit import BloodUnit
 from ledger.domain.unit_state import UnitState
 from ledger.history import history_json, history_text
 from ledger.ingest import IngestCounters, Ingestor, IngestSettings
+from ledger.progress import ProgressBar
+from ledger.readmodels import ReadModels
+from ledger.reports import inventory_text, lookback_text
 from ledger.store import StoreURL
+from projections.queries import inventory
 
 PARTITIONS = 3
 
@@ -105,6 +112,23 @@ def _ingest(
     return ledger, counters
 
 
+def _read_model_summary(store: StoreURL, last: datetime) -> None:
+    """Projections: stock alerts at the end of the stream and the lookbacks the ledger opened."""
+    with ReadModels(store) as models:
+        bar = ProgressBar("projections")
+        models.projector.catch_up(bar)
+        bar.finish()
+        rows = [r.to_json() for r in inventory(models.view, last, AlertPolicy())]
+        worst = sorted((r for r in rows if r["alert"] != GREEN), key=lambda r: r["days_of_supply"])
+        print(f"\n{len(worst)} of {len(rows)} stock groups in alert; the ten shortest:")
+        print(inventory_text(worst[:10], as_of=last.isoformat(), colour=sys.stdout.isatty()))
+        cases = [c["case_id"] for c in models.view.select("SELECT case_id FROM {cases}")]
+        reports = [r for r in map(models.lookbacks.report, cases) if r is not None]
+        print(f"\n{len(reports)} lookback cases opened by the ledger; the widest:")
+        if reports:
+            print(lookback_text(max(reports, key=lambda r: (len(r["donations"]), r["case_id"]))))
+
+
 def run_demo(config: DemoConfig, store_url: str) -> int:
     """Run the demo; exit status 0 if every published message was accounted for."""
     store = _fresh_store(store_url)
@@ -129,6 +153,12 @@ def run_demo(config: DemoConfig, store_url: str) -> int:
                 print(history_text(history_json([unit])))
         finally:
             ledger.close()
-    print(f"\nBroker stopped. Explore: bloodledger history {units[0].din} --store {store.url}")
+    last = max(f.occurred_at for f in stream.facts)
+    _read_model_summary(store, last)
+    print(
+        f"\nBroker stopped. Explore:\n  bloodledger history {units[0].din} --store {store.url}\n"
+        f"  bloodledger inventory --as-of {last.isoformat()} --store {store.url}\n"
+        f"  bloodledger alerts --as-of {last.isoformat()} --store {store.url}"
+    )
     accounted = counters.stored + counters.duplicates + counters.dead_lettered
     return 0 if accounted == sent else 1
