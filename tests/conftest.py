@@ -44,18 +44,22 @@ def pg_url() -> Iterator[str]:
     drop_schema(url)
 
 
+def _store(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh store of one kind; a PostgreSQL schema is dropped afterwards."""
+    if kind == "memory":
+        yield "memory://"
+    elif kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        url = pg_store_url()
+        yield url
+        drop_schema(url)
+
+
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each test using it runs on the in-memory recorder, SQLite and PostgreSQL."""
-    if request.param == "memory":
-        yield "memory://"
-        return
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-        return
-    url = pg_store_url()
-    yield url
-    drop_schema(url)
+    yield from _store(request.param, tmp_path)
 
 
 @pytest.fixture
@@ -68,12 +72,7 @@ def ledger(store_url: str) -> Iterator[BloodLedger]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def durable_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each test using it runs once on SQLite and once on PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-        return
-    url = pg_store_url()
-    yield url
-    drop_schema(url)
+    yield from _store(request.param, tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from ledger.adapters.avro import AvroCodec
@@ -12,7 +11,7 @@ from ledger.adapters.contract_json import fact_to_json
 from ledger.application import BloodLedger
 from ledger.store import StoreURL
 from tests.builders import Timeline
-from tests.integration.support import cli, run_cli
+from tests.integration.support import run_cli, run_ingest
 
 
 def test_help_lists_every_command() -> None:
@@ -63,26 +62,7 @@ def test_publish_then_ingest_logs_no_donor_or_patient_id(
     published = run_cli("publish", str(source), "--bootstrap", broker.bootstrap, "--topic", topic)
     assert published.returncode == 0, published.stderr
     store = f"sqlite:///{tmp_path / 'ledger.db'}"
-    ingested = subprocess.run(
-        cli(
-            "ingest",
-            "--bootstrap",
-            broker.bootstrap,
-            "--topic",
-            topic,
-            "--store",
-            store,
-            "--until-idle",
-            "2",
-            "--progress-every",
-            "0.5",
-            "-v",
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    ingested = run_ingest(broker.bootstrap, topic, store, "-v")
     assert ingested.returncode == 0, ingested.stderr
     assert f"stored {len(timeline.facts)}" in ingested.stderr
     for person in ("D000001", "P000001"):

@@ -17,7 +17,7 @@ import fastavro
 from confluent_kafka import Producer
 
 from ledger.adapters.broker import EmbeddedBroker
-from tests.integration.support import run_cli
+from tests.integration.support import run_cli, run_ingest
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 DIN = "S310126123456"
@@ -104,20 +104,7 @@ def test_librdkafka_producer_to_ledger_cli(
     assert producer.flush(30) == 0
 
     store = f"sqlite:///{tmp_path / 'e2e.db'}"
-    ingested = run_cli(
-        "ingest",
-        "--bootstrap",
-        broker.bootstrap,
-        "--topic",
-        topic,
-        "--store",
-        store,
-        "--group",
-        f"e2e-{topic}",
-        "--until-idle",
-        "2",
-        timeout=180,
-    )
+    ingested = run_ingest(broker.bootstrap, topic, store)
     assert ingested.returncode == 0, ingested.stderr
     assert f"stored {len(events)}" in ingested.stderr
 

@@ -12,7 +12,7 @@ from ledger.adapters.broker import EmbeddedBroker
 from ledger.demo.generator import DemoConfig, generate
 from ledger.readmodels import ReadModels
 from ledger.store import StoreURL
-from tests.integration.support import cli, publish_facts, run_cli
+from tests.integration.support import cli, publish_facts, run_cli, run_ingest
 from tests.integration.test_projections import D1, D2, T, dump, story
 
 
@@ -20,20 +20,7 @@ def test_ingest_with_projections_then_every_query_command(
     broker: EmbeddedBroker, topic: str, pg_url: str
 ) -> None:
     publish_facts(broker.bootstrap, topic, story())
-    ingested = run_cli(
-        "ingest",
-        "--bootstrap",
-        broker.bootstrap,
-        "--topic",
-        topic,
-        "--store",
-        pg_url,
-        "--group",
-        f"g-{topic}",
-        "--until-idle",
-        "2",
-        "--project",
-    )
+    ingested = run_ingest(broker.bootstrap, topic, pg_url, "--project")
     assert ingested.returncode == 0, ingested.stderr
 
     status = run_cli("projections", "status", "--store", pg_url)
@@ -80,37 +67,14 @@ def test_ingest_with_projections_then_every_query_command(
     )
     assert [r["patient_id"] for r in case["recipients_to_notify"]] == ["P-ONE"]
 
-    opened = run_cli(
-        "lookback",
-        "open",
-        "--donor",
-        "D-BETA",
-        "--reason",
-        "post-donation illness",
-        "--since",
-        "2026-01-01",
-        "--json",
-        "--store",
-        pg_url,
-    )
+    open_case = ("lookback", "open", "--donor", "D-BETA", "--reason", "post-donation illness",
+                 "--since", "2026-01-01", "--json", "--store", pg_url)  # fmt: skip
+    opened = run_cli(*open_case)
     assert opened.returncode == 0, opened.stderr
     report = json.loads(opened.stdout)
     assert [u["status"] for u in report["units_quarantined"]] == ["QUARANTINED"]
-    again = json.loads(
-        run_cli(
-            "lookback",
-            "open",
-            "--donor",
-            "D-BETA",
-            "--reason",
-            "post-donation illness",
-            "--since",
-            "2026-01-01",
-            "--json",
-            "--store",
-            pg_url,
-        ).stdout
-    )
+    again = json.loads(run_cli(*open_case).stdout)
+    assert [u["status"] for u in again["units_quarantined"]] == ["QUARANTINED"]
     assert again["case_id"] == report["case_id"]
 
     alerts = json.loads(

@@ -59,27 +59,29 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "ledger.cli", *args]
 
 
+def ingest_args(bootstrap: str, topic: str, store: str, *extra: str) -> list[str]:
+    """``bloodledger ingest`` arguments for a test topic, in a group of its own."""
+    return [
+        "ingest", "--bootstrap", bootstrap, "--topic", topic, "--store", store,
+        "--group", f"g-{topic}", "--progress-every", "1", *extra,
+    ]  # fmt: skip
+
+
 def start_ingest(bootstrap: str, topic: str, store: str, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        cli(
-            "ingest",
-            "--bootstrap",
-            bootstrap,
-            "--topic",
-            topic,
-            "--store",
-            store,
-            "--group",
-            f"g-{topic}",
-            "--progress-every",
-            "1",
-            *extra,
-        ),
+        cli(*ingest_args(bootstrap, topic, store, *extra)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+def run_ingest(
+    bootstrap: str, topic: str, store: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Ingest until idle for 2 s, as a separate process."""
+    return run_cli(*ingest_args(bootstrap, topic, store, "--until-idle", "2", *extra), timeout=180)
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
