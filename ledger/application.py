@@ -20,7 +20,7 @@ from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import ProcessRecorder, Tracking
 from eventsourcing.popo import POPOFactory
 
-from ledger.adapters.recorders import POPOLedgerRecorder
+from ledger.adapters.recorders import Checkpoint, LedgerRecorder, POPOLedgerRecorder
 from ledger.domain.donation import Donation, donation_id, record_fact
 from ledger.domain.facts import ReportedFact
 from ledger.domain.unit import BloodUnit, unit_id
@@ -102,6 +102,7 @@ class BloodLedger(Application[UUID]):
         facts: Sequence[ReportedFact],
         trackings: Sequence[Tracking] = (),
         *,
+        checkpoints: Sequence[Checkpoint] = (),
         also: Sequence[BaseAggregate[UUID]] = (),
     ) -> BatchOutcome:
         """Record a batch of facts, and upstream positions, in one transaction.
@@ -115,9 +116,15 @@ class BloodLedger(Application[UUID]):
         duplicates = sum(0 if record_fact(fact, workspace) else 1 for fact in facts)
         aggregates = [*workspace.aggregates(), *also]
         events = [e for agg in aggregates for e in agg.collect_events()]
-        if events or trackings:
-            self.events.put(events, trackings=list(trackings))
+        if events or trackings or checkpoints:
+            self.events.put(events, trackings=list(trackings), checkpoints=list(checkpoints))
         return BatchOutcome(facts=len(facts), duplicates=duplicates, events=len(events))
+
+    def checkpoint(self, partition_key: str) -> Checkpoint | None:
+        """Where a Kafka partition was read to (offset and fingerprint of that record)."""
+        recorder = self.recorder
+        assert isinstance(recorder, LedgerRecorder)
+        return recorder.checkpoint(partition_key)
 
     def position(self, upstream: str) -> int | None:
         """The last upstream position recorded (e.g. a Kafka partition's offset)."""

@@ -2,12 +2,14 @@
 
 For every poll: decode each message (fastavro, cached schemas); send the ones
 that are not facts, untouched, to the dead-letter topic and wait for the
-broker's acknowledgement; then record the facts *and* each partition's last
-offset in one database transaction; only then commit the Kafka offsets.
-After a crash, the ledger's own tracking record says where each partition
-was read to, so a replayed message is recognised even when the Kafka offset
-commit was lost. Facts are also idempotent by ``event_id``, so a producer's
-re-send is a no-op.
+broker's acknowledgement; then record the facts, each partition's tracking
+record and checkpoint in one database transaction; only then commit the
+Kafka offsets. After a crash the ledger's own checkpoint says where each
+partition was read to (see :mod:`ledger.partitions`), so a replayed message
+is recognised even when the Kafka offset commit was lost, and a broker that
+lost its history is detected rather than trusted. Facts are also idempotent
+by ``event_id``, so a producer's re-send is a no-op. While the database is
+unavailable the ingest waits with backoff (:mod:`ledger.retry`).
 """
 
 from __future__ import annotations
@@ -16,24 +18,23 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Literal
 
 from eventsourcing.persistence import IntegrityError, Tracking
-from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError
+from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from ledger.adapters.avro import AvroCodec, NotAFact
-from ledger.adapters.kafka import (
-    DEFAULT_TOPIC,
-    GroupTimeouts,
-    dlq_topic,
-    make_consumer,
-    make_producer,
-    upstream_name,
-)
+from ledger.adapters.kafka import DEFAULT_TOPIC, GroupTimeouts, make_consumer, make_producer
+from ledger.adapters.recorders import Checkpoint
 from ledger.application import BatchOutcome, BloodLedger
+from ledger.deadletter import DeadLetters
 from ledger.domain.facts import ReportedFact
+from ledger.partitions import PartitionState
+from ledger.retry import Stopped, until_available
 
 log = logging.getLogger("bloodledger.ingest")
 
@@ -56,13 +57,16 @@ class IngestSettings:
 
 @dataclass
 class IngestCounters:
-    """Every consumed record ends in exactly one of the last four counters."""
+    """Every consumed record ends in exactly one of: stored, duplicates,
+    dead-lettered, already recorded (re-read after a restart), or re-read
+    because its partition's history changed (it is then consumed again)."""
 
     records: int = 0
     stored: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
     already_recorded: int = 0
+    history_changes: int = 0
 
     def line(self, rate: float, lag: int | None) -> str:
         lag_text = "?" if lag is None else str(lag)
@@ -77,23 +81,24 @@ class IngestCounters:
 class _Chunk:
     """One partition's part of a poll: its decoded facts and where it ends."""
 
-    tp: TopicPartition
-    tracking: Tracking
+    state: PartitionState
     facts: list[ReportedFact]
+    tracking: Tracking
+    checkpoint: Checkpoint
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    """On assignment, position each partition just after what the ledger recorded."""
+    """On assignment, position each partition on the record the ledger last stored."""
 
     def __init__(self, ingestor: Ingestor) -> None:
         self.ingestor = ingestor
 
     def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         for tp in revoked:
-            self.ingestor.positions.pop(tp, None)
+            self.ingestor.partitions.pop(tp, None)
 
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        self.ingestor.seek_to_recorded(assigned)
+        self.ingestor.resume(assigned)
 
 
 class Ingestor:
@@ -112,46 +117,59 @@ class Ingestor:
         self.codec = codec
         self.settings = settings
         self.counters = IngestCounters()
-        self.positions: dict[TopicPartition, int | None] = {}
+        self.partitions: dict[TopicPartition, PartitionState] = {}
         self._stopping = False
+        self._stop: Callable[[], bool] = lambda: False
         self._assigned_once = False
-        self._dead_letters_pending = False
         self._consumer: KafkaConsumer = make_consumer(
             settings.bootstrap, settings.group, settings.timeouts, max_records=settings.max_records
         )
-        self._producer: KafkaProducer = make_producer(settings.bootstrap)
+        self._dead_letters = DeadLetters(make_producer(settings.bootstrap))
 
     def stop(self) -> None:
         """Ask the loop to stop after the current batch (safe from a signal handler)."""
         self._stopping = True
 
-    def seek_to_recorded(self, partitions: Sequence[TopicPartition]) -> None:
-        for tp in partitions:
-            recorded = self.ledger.position(upstream_name(tp.topic, tp.partition))
-            self.positions[tp] = recorded
-            if recorded is not None:
-                self._consumer.seek(tp, recorded + 1)
+    def stopping(self) -> bool:
+        return self._stopping or self._stop()
+
+    def resume(self, assigned: Sequence[TopicPartition]) -> None:
+        """Position each partition from the ledger's checkpoint (the start if it has none)."""
+        for tp in assigned:
+            key = PartitionState(tp.topic, tp.partition).key
+            checkpoint = until_available(
+                partial(self.ledger.checkpoint, key),
+                what="reading checkpoints",
+                stopping=self.stopping,
+            )
+            state = PartitionState.resume(tp.topic, tp.partition, checkpoint)
+            self.partitions[tp] = state
+            if checkpoint is None:
+                self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, checkpoint.offset)
         self._assigned_once = True
-        log.info("assigned partitions %s", sorted(tp.partition for tp in partitions))
+        log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
 
     def run(self, stop: Callable[[], bool] = lambda: False) -> IngestCounters:
         """Consume until stopped (or idle for ``until_idle`` seconds); returns the counts."""
+        self._stop = stop
         self._consumer.subscribe([self.settings.topic], listener=_Rebalance(self))
         started = last_report = last_records = time.monotonic()
         try:
-            while not self._stopping and not stop():
+            while not self.stopping():
                 batch = self._consumer.poll(timeout_ms=500, max_records=self.settings.max_records)
                 now = time.monotonic()
                 if batch:
                     self._ingest(batch)
-                    if self.after_batch is not None:
-                        self.after_batch()
                     last_records = now
                 if now - last_report >= self.settings.progress_every:
                     self._report(now - started)
                     last_report = now
                 if self._idle_long_enough(now, started, last_records):
                     break
+        except Stopped:
+            log.info("stopped while waiting for the database; the batch in hand will be re-read")
         finally:
             self._report(time.monotonic() - started)
             self._close()
@@ -169,36 +187,75 @@ class Ingestor:
         return now - last_records >= until_idle
 
     def _ingest(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        """Store one poll: dead letters first, then all facts and positions in one transaction."""
+        """Store one poll: dead letters first, then facts, positions and checkpoints at once."""
         chunks: list[_Chunk] = []
+        done: dict[TopicPartition, OffsetAndMetadata] = {}
         for tp, records in batch.items():
             self.counters.records += len(records)
-            chunk = self._chunk(tp, records)
-            if chunk is not None:
-                chunks.append(chunk)
-        if self._dead_letters_pending:
-            self._producer.flush()  # acknowledged before their offsets are recorded
-            self._dead_letters_pending = False
-        self._record(chunks)
+            state = self.partitions.get(tp)
+            if state is None:  # revoked while this poll was in hand
+                continue
+            chunk = self._chunk(tp, state, records)
+            if chunk is not False:
+                done[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+                if chunk is not None:
+                    chunks.append(chunk)
+        self._dead_letters.flush(self.stopping)  # acknowledged before their offsets are recorded
+        until_available(
+            lambda: self._record(chunks), what="storing a batch", stopping=self.stopping
+        )
         for chunk in chunks:
-            self.positions[chunk.tp] = chunk.tracking.notification_id
-        offsets = {
-            tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in batch.items()
-        }
+            chunk.state.recorded = chunk.checkpoint.offset
+        if self.after_batch is not None:
+            until_available(self.after_batch, what="updating projections", stopping=self.stopping)
+        self._commit(done)
+
+    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        """Kafka's committed offsets are hints (for lag tools); the ledger's checkpoints govern."""
+        if not offsets:
+            return
         try:
             self._consumer.commit(offsets)
-        except CommitFailedError:
-            log.warning("offset commit refused after a rebalance; the ledger's tracking governs")
+        except (CommitFailedError, KafkaError) as error:
+            log.warning(
+                "offset commit refused (%s); the ledger's checkpoints govern", type(error).__name__
+            )
 
-    def _chunk(self, tp: TopicPartition, records: list[ConsumerRecord]) -> _Chunk | None:
-        """The records of one partition not yet recorded, decoded (or dead-lettered)."""
-        recorded = self.positions.get(tp)
-        fresh = [r for r in records if recorded is None or r.offset > recorded]
-        self.counters.already_recorded += len(records) - len(fresh)
-        if not fresh:
+    def _chunk(
+        self, tp: TopicPartition, state: PartitionState, records: list[ConsumerRecord]
+    ) -> _Chunk | Literal[False] | None:
+        """The fresh records of one partition, decoded (or dead-lettered).
+
+        ``None``: nothing fresh. ``False``: the partition's history changed;
+        it is being read again from its beginning, so this poll's records of
+        it are dropped (they will be consumed again).
+        """
+        screened = state.screen(records)
+        if screened.history_changed is not None:
+            self._history_changed(tp, state, screened.history_changed)
+            self.counters.records -= len(records)
+            return False
+        self.counters.already_recorded += screened.already_recorded
+        if not screened.fresh:
             return None
-        tracking = Tracking(upstream_name(tp.topic, tp.partition), fresh[-1].offset)
-        return _Chunk(tp, tracking, self._decode_or_dead_letter(fresh))
+        last = screened.fresh[-1]
+        return _Chunk(
+            state=state,
+            facts=self._decode_or_dead_letter(screened.fresh),
+            tracking=Tracking(state.upstream, last.offset),
+            checkpoint=state.checkpoint(last),
+        )
+
+    def _history_changed(self, tp: TopicPartition, state: PartitionState, why: str) -> None:
+        state.start_new_generation()
+        self.counters.history_changes += 1
+        log.warning(
+            "partition %s of %s: %s. The broker's history of it changed (storage lost, or the "
+            "topic recreated); reading it again from its beginning as generation %d. Event ids "
+            "keep every fact stored once.",
+            tp.partition, tp.topic, why, state.generation,
+        )  # fmt: skip
+        self._consumer.seek_to_beginning(tp)
 
     def _decode_or_dead_letter(self, records: list[ConsumerRecord]) -> list[ReportedFact]:
         facts: list[ReportedFact] = []
@@ -206,7 +263,8 @@ class Ingestor:
             try:
                 facts.append(self._decode(record))
             except NotAFact as reason:
-                self._dead_letter(record, reason)
+                self._dead_letters.send(record, reason)
+                self.counters.dead_lettered += 1
         return facts
 
     def _decode(self, record: ConsumerRecord) -> ReportedFact:
@@ -216,37 +274,29 @@ class Ingestor:
             raise NotAFact("KEY_MISMATCH", msg)
         return fact
 
-    def _dead_letter(self, record: ConsumerRecord, reason: NotAFact) -> None:
-        headers = [
-            ("bloodledger.error.class", reason.error_class.encode()),
-            ("bloodledger.error.message", reason.message.encode()),
-            ("bloodledger.origin.topic", record.topic.encode()),
-            ("bloodledger.origin.partition", str(record.partition).encode()),
-            ("bloodledger.origin.offset", str(record.offset).encode()),
-        ]
-        self._producer.send(
-            dlq_topic(record.topic), key=record.key, value=record.value, headers=headers
-        )
-        self._dead_letters_pending = True
-        self.counters.dead_lettered += 1
-
     def _record(self, chunks: list[_Chunk]) -> None:
         """All chunks in one transaction; if that conflicts, each chunk on its own."""
         if not chunks:
             return
         facts = [fact for chunk in chunks for fact in chunk.facts]
         try:
-            self._count(self.ledger.record(facts, [chunk.tracking for chunk in chunks]))
+            outcome = self.ledger.record(
+                facts, [c.tracking for c in chunks], checkpoints=[c.checkpoint for c in chunks]
+            )
         except IntegrityError:
             for chunk in chunks:
                 self._record_chunk(chunk)
+        else:
+            self._count(outcome)
 
     def _record_chunk(self, chunk: _Chunk) -> None:
         """One partition's chunk, telling an already-recorded position from a conflict."""
         name = chunk.tracking.application_name
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
-                self._count(self.ledger.record(chunk.facts, [chunk.tracking]))
+                outcome = self.ledger.record(
+                    chunk.facts, [chunk.tracking], checkpoints=[chunk.checkpoint]
+                )
             except IntegrityError:
                 recorded = self.ledger.position(name)
                 if recorded is not None and recorded >= chunk.tracking.notification_id:
@@ -254,6 +304,7 @@ class Ingestor:
                     return
                 log.warning("write conflict on %s (attempt %d); retrying", name, attempt)
                 continue
+            self._count(outcome)
             return
         msg = f"could not record a chunk of {name} after {CONFLICT_RETRIES} attempts"
         raise RuntimeError(msg)
@@ -281,6 +332,7 @@ class Ingestor:
         log.info(self.counters.line(rate, lag))
 
     def _close(self) -> None:
-        self._producer.flush()
-        self._producer.close()
-        self._consumer.close()
+        try:
+            self._dead_letters.producer.close(timeout=10)
+        finally:
+            self._consumer.close()

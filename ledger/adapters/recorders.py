@@ -1,4 +1,4 @@
-"""Process recorders that take several tracking records in one transaction.
+"""Process recorders that take a whole Kafka poll in one transaction.
 
 The library's process recorders record one ``Tracking`` with the events of a
 transaction. One Kafka poll returns records of several partitions, and each
@@ -7,19 +7,36 @@ transaction, these subclasses also accept ``trackings=[...]`` and insert each
 through the library's own ``_insert_tracking`` — so every record keeps the
 library's guarantee (a position not beyond the recorded one raises
 ``IntegrityError`` and the whole transaction is rolled back).
+
+They also keep, per partition, a :class:`Checkpoint`: the last record's
+offset and a fingerprint of its bytes, written in the same transaction. On
+(re)assignment the ingest re-reads that record and compares: a broker that
+lost its storage, or a recreated topic, shows a different record (or none)
+at that offset, so a changed history is detected instead of being skipped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent, Tracking
 from eventsourcing.popo import POPOProcessRecorder
-from eventsourcing.postgres import PostgresProcessRecorder
-from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
-from psycopg import Cursor
+from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteProcessRecorder
+from psycopg import Cursor, sql
 from psycopg.rows import DictRow
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a partition was read to, in which generation of its history."""
+
+    partition_key: str
+    generation: int
+    offset: int
+    fingerprint: str
 
 
 def _trackings(kwargs: dict[str, Any]) -> Sequence[Tracking]:
@@ -27,26 +44,92 @@ def _trackings(kwargs: dict[str, Any]) -> Sequence[Tracking]:
     return trackings
 
 
+def _checkpoints(kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    checkpoints: Sequence[Checkpoint] = kwargs.get("checkpoints", ())
+    return [vars(c) for c in checkpoints]
+
+
+_COLUMNS = (
+    "partition_key TEXT PRIMARY KEY, generation INTEGER NOT NULL, "
+    "record_offset BIGINT NOT NULL, fingerprint TEXT NOT NULL"
+)
+_UPSERT = (
+    "INSERT INTO {table} (partition_key, generation, record_offset, fingerprint) "
+    "VALUES ({p}partition_key{s}, {p}generation{s}, {p}offset{s}, {p}fingerprint{s}) "
+    "ON CONFLICT (partition_key) DO UPDATE SET generation = EXCLUDED.generation, "
+    "record_offset = EXCLUDED.record_offset, fingerprint = EXCLUDED.fingerprint"
+)
+_SELECT = (
+    "SELECT generation, record_offset, fingerprint FROM {table} WHERE partition_key = {p}key{s}"
+)
+
+
+def _checkpoint(key: str, row: Any) -> Checkpoint | None:
+    if row is None:
+        return None
+    return Checkpoint(
+        key, int(row["generation"]), int(row["record_offset"]), str(row["fingerprint"])
+    )
+
+
 class SQLiteLedgerRecorder(SQLiteProcessRecorder):
+    TABLE = "kafka_checkpoints"
+
+    def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self._upsert = _UPSERT.format(table=self.TABLE, p=":", s="")
+        self._select = _SELECT.format(table=self.TABLE, p=":", s="")
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = super().construct_create_table_statements()
+        return [*statements, f"CREATE TABLE IF NOT EXISTS {self.TABLE} ({_COLUMNS})"]
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         returning = super()._insert_events(c, stored_events, **kwargs)
         for tracking in _trackings(kwargs):
             self._insert_tracking(c, tracking)
+        if checkpoints := _checkpoints(kwargs):
+            c.executemany(self._upsert, checkpoints)
         return returning
+
+    def checkpoint(self, key: str) -> Checkpoint | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._select, {"key": key})
+            return _checkpoint(key, c.fetchone())
 
 
 class PostgresLedgerRecorder(PostgresProcessRecorder):
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        prefix = self.events_table_name.removesuffix("_events")
+        table = f'"{datastore.schema}"."{prefix}_kafka_checkpoints"'
+        self._upsert = _UPSERT.format(table=table, p="%(", s=")s")
+        self._select = _SELECT.format(table=table, p="%(", s=")s")
+        create = f"CREATE TABLE IF NOT EXISTS {table} ({_COLUMNS})"
+        self.sql_create_statements.append(sql.Composed([sql.SQL(create)]))
+
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
         for tracking in _trackings(kwargs):
             self._insert_tracking(curs, tracking)
+        if checkpoints := _checkpoints(kwargs):
+            curs.executemany(self._upsert, checkpoints)
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def checkpoint(self, key: str) -> Checkpoint | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._select, {"key": key})
+            return _checkpoint(key, curs.fetchone())
 
 
 class POPOLedgerRecorder(POPOProcessRecorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self._checkpoints: dict[str, Checkpoint] = {}
+
     def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super()._assert_uniqueness(stored_events, **kwargs)
         for tracking in _trackings(kwargs):
@@ -58,4 +141,14 @@ class POPOLedgerRecorder(POPOProcessRecorder):
         notification_ids = super()._update_table(stored_events, **kwargs)
         for tracking in _trackings(kwargs):
             self._insert_tracking(tracking)
+        checkpoints: Sequence[Checkpoint] = kwargs.get("checkpoints", ())
+        self._checkpoints.update((c.partition_key, c) for c in checkpoints)
         return notification_ids
+
+    def checkpoint(self, key: str) -> Checkpoint | None:
+        with self._database_lock:
+            return self._checkpoints.get(key)
+
+
+#: The recorders that keep checkpoints (what ``BloodLedger`` may call them on).
+LedgerRecorder = SQLiteLedgerRecorder | PostgresLedgerRecorder | POPOLedgerRecorder

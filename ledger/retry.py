@@ -1,0 +1,62 @@
+"""Waiting out an unavailable database: retry with backoff, a clear log line, no crash-loop.
+
+The library already retries a failed statement a few times within a couple
+of seconds. A restart of PostgreSQL, or a dropped connection pool, lasts
+longer; the ingest then waits here — doubling the pause up to a ceiling —
+and carries on with the same batch once the database answers. Nothing is
+skipped: the batch's Kafka offsets are committed only after it is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+
+T = TypeVar("T")
+log = logging.getLogger("bloodledger.retry")
+
+#: Errors that mean "the database cannot be reached now", not "this is wrong".
+UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+class Stopped(Exception):
+    """The process was asked to stop while waiting for the database."""
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
+
+
+def _sleep(seconds: float, stopping: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not stopping():
+        time.sleep(min(0.1, seconds))
+
+
+def until_available(
+    action: Callable[[], T],
+    *,
+    what: str,
+    stopping: Callable[[], bool] = lambda: False,
+    first_pause: float = 0.5,
+    max_pause: float = 30.0,
+) -> T:
+    """Run ``action``; while the database is unavailable, wait and run it again."""
+    pause = first_pause
+    while True:
+        try:
+            return action()
+        except UNAVAILABLE as error:
+            if stopping():
+                raise Stopped(what) from error
+            log.warning(
+                "%s: database unavailable (%s: %s); retrying in %.1f s",
+                what, type(error).__name__, first_line(error), pause,
+            )  # fmt: skip
+            _sleep(pause, stopping)
+            pause = min(pause * 2, max_pause)
