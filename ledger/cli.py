@@ -173,6 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
     lookback.add_argument("--json", action="store_true")
     _add_store(lookback)
 
+    reconcile = command(
+        "reconcile", help="account for every record on the topic; non-zero exit if any is not"
+    )
+    _add_broker(reconcile)
+    _add_store(reconcile)
+    reconcile.add_argument("--json", action="store_true")
+
     alerts = command("alerts", help="units with safety flags and inventory alerts, newest first")
     alerts.add_argument("--since", type=_timestamp, metavar="ISO-8601")
     alerts.add_argument("--as-of", type=_timestamp, metavar="ISO-8601", help="inventory moment")
@@ -461,6 +468,21 @@ def _alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reconcile(args: argparse.Namespace) -> int:
+    from ledger.adapters.avro import AvroCodec
+    from ledger.application import BloodLedger
+    from ledger.reconcile import reconcile
+    from ledger.store import resolve_store
+
+    ledger = BloodLedger.open(resolve_store(args.store))
+    try:
+        result = reconcile(ledger, args.bootstrap, args.topic, AvroCodec())
+    finally:
+        ledger.close()
+    _print_json(result.to_json()) if args.json else print(result.text())
+    return 0 if result.ok else 1
+
+
 COMMANDS = {
     "ingest": _ingest,
     "history": _history,
@@ -475,6 +497,7 @@ COMMANDS = {
     "trace": _trace,
     "lookback": _lookback,
     "alerts": _alerts,
+    "reconcile": _reconcile,
 }
 
 

@@ -44,6 +44,15 @@ CONFLICT_RETRIES = 3
 ASSIGNMENT_TIMEOUT_S = 120.0
 
 
+def decode_record(codec: AvroCodec, record: ConsumerRecord) -> ReportedFact:
+    """The fact a Kafka record carries, or :class:`NotAFact` saying why it is none."""
+    fact = codec.decode(record.value)
+    if record.key is not None and record.key != fact.din.encode():
+        msg = "message key is not the envelope's DIN"
+        raise NotAFact("KEY_MISMATCH", msg)
+    return fact
+
+
 @dataclass(frozen=True)
 class IngestSettings:
     bootstrap: str
@@ -261,18 +270,11 @@ class Ingestor:
         facts: list[ReportedFact] = []
         for record in records:
             try:
-                facts.append(self._decode(record))
+                facts.append(decode_record(self.codec, record))
             except NotAFact as reason:
                 self._dead_letters.send(record, reason)
                 self.counters.dead_lettered += 1
         return facts
-
-    def _decode(self, record: ConsumerRecord) -> ReportedFact:
-        fact = self.codec.decode(record.value)
-        if record.key is not None and record.key != fact.din.encode():
-            msg = "message key is not the envelope's DIN"
-            raise NotAFact("KEY_MISMATCH", msg)
-        return fact
 
     def _record(self, chunks: list[_Chunk]) -> None:
         """All chunks in one transaction; if that conflicts, each chunk on its own."""

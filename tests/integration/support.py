@@ -6,10 +6,13 @@ import collections
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
 from ledger.adapters.avro import AvroCodec
-from ledger.adapters.kafka import publish
+from ledger.adapters.kafka import dlq_topic, publish
 from ledger.application import BloodLedger
 from ledger.domain.events import Fact
 from ledger.domain.facts import ReportedFact
@@ -52,6 +55,32 @@ def expected_facts(facts: Sequence[ReportedFact]) -> FactCounts:
 def publish_facts(bootstrap: str, topic: str, facts: Sequence[ReportedFact]) -> int:
     codec = AvroCodec()
     return publish(bootstrap, topic, [(fact.din, codec.encode(fact)) for fact in facts])
+
+
+def read_dead_letters(
+    bootstrap: str, topic: str, expected: int
+) -> list[tuple[bytes, dict[str, str]]]:
+    """The dead-letter topic's (value, headers), read by an independent client (librdkafka).
+
+    Assigned, not subscribed: a consumer-group join against the embedded broker
+    takes librdkafka many seconds.
+    """
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap, "group.id": "dlq-reader", "enable.auto.commit": False,
+        "fetch.message.max.bytes": 32 * 1024 * 1024,
+    })  # fmt: skip
+    consumer.assign([TopicPartition(dlq_topic(topic), 0, OFFSET_BEGINNING)])
+    found: list[tuple[bytes, dict[str, str]]] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(found) < expected and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                headers = {k: v.decode() for k, v in message.headers() or []}
+                found.append((message.value(), headers))
+    finally:
+        consumer.close()
+    return found
 
 
 def cli(*args: str) -> list[str]:

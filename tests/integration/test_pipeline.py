@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 import uuid
 
-from confluent_kafka import Consumer
-
 from ledger.adapters.avro import AvroCodec
 from ledger.adapters.broker import EmbeddedBroker
-from ledger.adapters.kafka import dlq_topic, publish
+from ledger.adapters.kafka import publish
 from ledger.application import BloodLedger
 from ledger.demo.generator import DemoConfig, generate
 from ledger.demo.run import malformed_messages
 from ledger.ingest import IngestCounters, Ingestor, IngestSettings
 from ledger.store import StoreURL
 from tests.builders import RBC, Timeline, din
-from tests.integration.support import expected_facts, publish_facts, run_cli, stored_facts
+from tests.integration.support import (
+    expected_facts,
+    publish_facts,
+    read_dead_letters,
+    run_cli,
+    stored_facts,
+)
 
 SMALL = DemoConfig(days=4, hospitals=2, donations_per_day=10)
 
@@ -122,33 +126,15 @@ def test_messages_that_are_not_facts_go_untouched_to_the_dead_letter_topic(
 
     assert counters.dead_lettered == len(bad)
     assert counters.stored + counters.duplicates == len(good)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": broker.bootstrap,
-            "group.id": f"dlq-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([dlq_topic(topic)])
-    dead: list[tuple[bytes, dict[str, bytes]]] = []
-    try:
-        for _ in range(60):
-            message = consumer.poll(1.0)
-            if message is not None and message.error() is None:
-                dead.append((message.value(), dict(message.headers() or [])))
-            if len(dead) == len(bad):
-                break
-    finally:
-        consumer.close()
+    dead = read_dead_letters(broker.bootstrap, topic, len(bad))
     assert sorted(value for value, _ in dead) == sorted(value for _, value in bad)
     for _, headers in dead:
         assert headers["bloodledger.error.class"] in {
-            b"TRUNCATED",
-            b"BAD_MAGIC",
-            b"UNKNOWN_SCHEMA_ID",
-            b"BAD_DIN",
+            "TRUNCATED",
+            "BAD_MAGIC",
+            "UNKNOWN_SCHEMA_ID",
+            "BAD_DIN",
         }
         assert headers["bloodledger.error.message"]
-        assert headers["bloodledger.origin.topic"] == topic.encode()
+        assert headers["bloodledger.origin.topic"] == topic
         assert int(headers["bloodledger.origin.offset"]) >= 0
