@@ -10,6 +10,7 @@ skipped: the batch's Kafka offsets are committed only after it is stored.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -18,6 +19,9 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 
 T = TypeVar("T")
 log = logging.getLogger("bloodledger.retry")
+
+#: After this long without an answer, a waiting database call is reported.
+SLOW_AFTER_S = 3.0
 
 #: Errors that mean "the database cannot be reached now", not "this is wrong".
 UNAVAILABLE = (OperationalError, InterfaceError)
@@ -49,6 +53,7 @@ def until_available(
     """Run ``action``; while the database is unavailable, wait and run it again."""
     pause = first_pause
     while True:
+        watchdog = _Watchdog(what)
         try:
             return action()
         except UNAVAILABLE as error:
@@ -60,3 +65,23 @@ def until_available(
             )  # fmt: skip
             _sleep(pause, stopping)
             pause = min(pause * 2, max_pause)
+        finally:
+            watchdog.cancel()
+
+
+class _Watchdog:
+    """Says so when a database call hangs (a pool waiting for a server to come back)."""
+
+    def __init__(self, what: str, after: float = SLOW_AFTER_S) -> None:
+        self.what = what
+        self.started = time.monotonic()
+        self._timer = threading.Timer(after, self._warn)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _warn(self) -> None:
+        waited = time.monotonic() - self.started
+        log.warning("%s: database unavailable for %.0f s so far; still waiting", self.what, waited)
+
+    def cancel(self) -> None:
+        self._timer.cancel()

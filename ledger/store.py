@@ -97,6 +97,7 @@ class StoreURL:
             "POSTGRES_POOL_SIZE": "2",
             "POSTGRES_MAX_OVERFLOW": "2",
             "POSTGRES_PRE_PING": "y",
+            "POSTGRES_CONNECT_TIMEOUT": "5",
         }
 
     def conninfo(self) -> str:

@@ -20,6 +20,7 @@ from ledger.adapters.kafka import DEFAULT_TOPIC, dlq_topic, publish
 from ledger.application import BloodLedger
 from ledger.demo.generator import DemoConfig, DemoStream, generate
 from ledger.domain.din import check_character
+from ledger.domain.facts import ReportedFact
 from ledger.domain.inventory import GREEN, AlertPolicy
 from ledger.domain.unit import BloodUnit
 from ledger.domain.unit_state import UnitState
@@ -34,9 +35,8 @@ from projections.queries import inventory
 PARTITIONS = 3
 
 
-def malformed_messages(codec: AvroCodec, stream: DemoStream) -> list[tuple[str, bytes]]:
-    """Messages that are not facts: each must end in the dead-letter topic."""
-    fact = stream.facts[0]
+def malformed_messages(codec: AvroCodec, fact: ReportedFact) -> list[tuple[str, bytes]]:
+    """Messages that are not facts (spoilt copies of ``fact``): each must be dead-lettered."""
     good = codec.encode(fact)
     check = check_character(fact.din)
     wrong = next(c for c in "0123456789" if c != check)
@@ -135,7 +135,7 @@ def run_demo(config: DemoConfig, store_url: str) -> int:
     stream = generate(config)
     codec = AvroCodec()
     messages = [(fact.din, codec.encode(fact)) for fact in stream.facts]
-    bad = malformed_messages(codec, stream)
+    bad = malformed_messages(codec, stream.facts[0])
     print(
         f"Generated {len(stream.facts)} facts: 1 blood centre, {len(stream.hospitals)} hospitals, "
         f"{config.days} days ({stream.late} arriving late, {stream.resent} re-sent), "

@@ -114,7 +114,7 @@ def test_messages_that_are_not_facts_go_untouched_to_the_dead_letter_topic(
     stream = generate(SMALL)
     good = stream.facts[:50]
     codec = AvroCodec()
-    bad = malformed_messages(codec, stream)
+    bad = malformed_messages(codec, stream.facts[0])
     messages = (
         [(f.din, codec.encode(f)) for f in good[:25]]
         + bad
