@@ -3,6 +3,7 @@ reason while the stream keeps flowing, and reconcile accounts for all of it."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 from ledger.adapters.avro import AvroCodec
@@ -78,3 +79,48 @@ def test_each_bad_message_is_dead_lettered_with_its_reason_and_the_stream_flows(
     assert result.ok, result.text()
     assert result.stored == len(good_facts)
     assert result.dead_lettered >= len(bad)  # a producer retry may have sent one twice
+
+
+def mutations(valid: list[bytes], count: int, seed: int) -> list[bytes]:
+    """Random bytes, and valid messages with bytes flipped, cut or inserted."""
+    chance = random.Random(seed)
+    spoilt: list[bytes] = []
+    for _ in range(count):
+        value = bytearray(chance.choice(valid))
+        kind = chance.randrange(4)
+        if kind == 0:
+            spoilt.append(chance.randbytes(chance.randrange(0, 200)))
+            continue
+        if kind == 1:
+            value[chance.randrange(len(value))] = chance.randrange(256)
+        elif kind == 2:
+            del value[chance.randrange(len(value)) :]
+        else:
+            value.insert(chance.randrange(len(value)), chance.randrange(256))
+        spoilt.append(bytes(value))
+    return spoilt
+
+
+def test_fuzzed_messages_through_the_pipeline_lose_nothing(
+    broker: EmbeddedBroker, topic: str, sqlite_url: str
+) -> None:
+    codec = AvroCodec()
+    facts = [f for n in range(10, 20) for f in Timeline(din=din(n)).transfused_cleanly().facts]
+    valid = [codec.encode(f) for f in facts]
+    messages = [(f.din, v) for f, v in zip(facts, valid, strict=True)]
+    messages += [(facts[0].din, v) for v in mutations(valid, 400, seed=7)]
+    random.Random(8).shuffle(messages)
+    publish(broker.bootstrap, topic, messages)
+
+    ingested = run_ingest(broker.bootstrap, topic, sqlite_url)
+    assert ingested.returncode == 0, ingested.stderr
+    assert "Traceback" not in ingested.stderr
+
+    ledger = BloodLedger.open(StoreURL.parse(sqlite_url))
+    try:
+        result = reconcile(ledger, broker.bootstrap, topic, codec)
+    finally:
+        ledger.close()
+    assert result.ok, result.text()
+    assert result.records == len(messages)
+    assert result.stored >= len(facts)  # a mutation may still be a valid, different fact

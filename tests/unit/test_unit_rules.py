@@ -389,3 +389,14 @@ def test_a_unit_returned_in_time_is_available_again(ledger: BloodLedger) -> None
         (),
     )
     assert state(ledger, timeline, hour=21.1).holder_patient_id == "P000001"
+
+
+def test_crossmatch_for_a_unit_not_produced_yet_is_kept_and_flagged(ledger: BloodLedger) -> None:
+    timeline = Timeline()
+    early = timeline.crossmatched(hour=1)
+    timeline.produced(hour=2)
+    record(ledger, timeline.facts)
+    [unit] = ledger.units_of(timeline.din, RBC)
+    assert early.event_id in [f.event_id for f in unit.facts]
+    findings = unit.state().findings
+    assert [(f.flag, f.event_id) for f in findings] == [("UNEXPECTED_SEQUENCE", early.event_id)]
