@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,12 @@ def backlog(records: int) -> list[tuple[str, bytes]]:
     """About ``records`` encoded facts from the demo generator, scaled up."""
     per_day = 350  # about 380 facts a day at 6 hospitals and 18 donations a day
     days = max(1, records // per_day + 1)
-    stream = generate(DemoConfig(days=days, hospitals=6, donations_per_day=18, seed=99))
+    start = datetime.now(UTC) - timedelta(
+        days=days + 2
+    )  # all in the past: the codec refuses the future
+    stream = generate(
+        DemoConfig(start=start, days=days, hospitals=6, donations_per_day=18, seed=99)
+    )
     codec = AvroCodec()
     facts = stream.facts[:records]
     return [(f.din, codec.encode(f)) for f in facts]

@@ -1,0 +1,318 @@
+"""What each ``bloodledger`` command does: thin handlers over the service layer.
+
+Each handler takes the parsed arguments and returns the exit status; the
+parser lives in :mod:`ledger.cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from ledger.adapters.kafka import GroupTimeouts
+from ledger.domain.inventory import AlertPolicy
+from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
+
+if TYPE_CHECKING:
+    from ledger.readmodels import ReadModels
+
+log = logging.getLogger("bloodledger")
+
+
+def _stop_on_signals(command: str) -> threading.Event:
+    """An event set by SIGTERM or SIGINT: long-running commands stop after their current batch."""
+    stopping = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        log.info("%s: signal %d, stopping after the current batch", command, signum)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    return stopping
+
+
+def _policy(args: argparse.Namespace) -> AlertPolicy:
+    return AlertPolicy(
+        window_days=args.window_days,
+        hospital_yellow_days=args.yellow,
+        hospital_orange_days=args.orange,
+        hospital_red_days=args.red,
+        centre_emergency_days=args.centre_emergency,
+    )
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from ledger.adapters.avro import AvroCodec
+    from ledger.application import BloodLedger
+    from ledger.ingest import Ingestor, IngestSettings
+    from ledger.store import resolve_store
+
+    store = resolve_store(args.store)
+    settings = IngestSettings(
+        bootstrap=args.bootstrap,
+        topic=args.topic,
+        group=args.group,
+        max_records=args.batch_size,
+        until_idle=args.until_idle,
+        progress_every=args.progress_every,
+        timeouts=GroupTimeouts(max_poll_interval_ms=args.max_poll_interval_ms),
+    )
+    stopping = _stop_on_signals("ingest")
+    models = _read_models(args) if args.project else None
+    ledger = models.ledger if models else BloodLedger.open(store)
+    after_batch = models.projector.catch_up if models else None
+    log.info("ingest %s -> %s (group %s)", args.topic, store.redacted(), args.group)
+    try:
+        Ingestor(ledger, AvroCodec(), settings, after_batch=after_batch).run(stop=stopping.is_set)
+    finally:
+        (models or ledger).close()
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from ledger.application import BloodLedger
+    from ledger.domain.din import InvalidDIN, validate_din
+    from ledger.history import history_json, history_text
+    from ledger.store import resolve_store
+
+    try:
+        validate_din(args.din)
+    except InvalidDIN as e:
+        print(f"bloodledger history: {e}", file=sys.stderr)
+        return 2
+    ledger = BloodLedger.open(resolve_store(args.store))
+    try:
+        document = history_json(ledger.units_of(args.din, args.product), args.as_of)
+    finally:
+        ledger.close()
+    print(
+        json.dumps(document, ensure_ascii=False, indent=2) if args.json else history_text(document)
+    )
+    return 0 if document["units"] else 1
+
+
+def _read_lines(path: str) -> list[str]:
+    if path == "-":
+        return sys.stdin.read().splitlines()
+    return Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def _encoded(args: argparse.Namespace) -> list[tuple[str, bytes]]:
+    from ledger.adapters.avro import AvroCodec
+    from ledger.adapters.contract_json import encode_json_lines
+
+    codec = AvroCodec(writer_schema_id=getattr(args, "schema_id", None))
+    return list(encode_json_lines(_read_lines(args.input), codec))
+
+
+def _encode(args: argparse.Namespace) -> int:
+    import base64
+
+    for key, value in _encoded(args):
+        text = value.hex() if args.format == "hex" else base64.b64encode(value).decode()
+        print(f"{key}\t{text}")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from ledger.adapters.kafka import publish
+
+    messages = _encoded(args)
+    sent = publish(args.bootstrap, args.topic, messages)
+    print(f"published {sent} messages to {args.topic}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ledger.demo.generator import DemoConfig
+    from ledger.demo.run import run_demo
+
+    config = DemoConfig(
+        seed=args.seed,
+        days=args.days,
+        hospitals=args.hospitals,
+        donations_per_day=args.donations_per_day,
+    )
+    return run_demo(config, args.store)
+
+
+def _broker(args: argparse.Namespace) -> int:
+    import time
+
+    from ledger.adapters.broker import EmbeddedBroker, ensure_topics
+    from ledger.adapters.kafka import dlq_topic
+
+    with EmbeddedBroker(port=args.port) as broker:
+        ensure_topics(broker.bootstrap, {args.topic: args.partitions, dlq_topic(args.topic): 1})
+        print(f"broker listening on {broker.bootstrap} (memory only); Ctrl-C to stop", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from ledger.adapters.broker import ensure_topics
+    from ledger.adapters.kafka import dlq_topic
+
+    ensure_topics(args.bootstrap, {args.topic: args.partitions, dlq_topic(args.topic): 1})
+    print(f"topics ready: {args.topic} ({args.partitions} partitions), {dlq_topic(args.topic)}")
+    return 0
+
+
+def _read_models(args: argparse.Namespace) -> ReadModels:
+    from ledger.readmodels import ReadModels
+    from ledger.store import resolve_store
+
+    window = getattr(args, "lookback_window_days", DEFAULT_WINDOW_DAYS)
+    return ReadModels(resolve_store(args.store), lookback_window_days=window)
+
+
+def _print_json(document: object) -> None:
+    print(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def _project(args: argparse.Namespace) -> int:
+    stopping = _stop_on_signals("project")
+    with _read_models(args) as models:
+        log.info(
+            "projecting; position %d, lag %d", models.projector.position(), models.projector.lag()
+        )
+        models.projector.run(until_idle=args.until_idle, stop=stopping.is_set)
+        log.info(
+            "stopped at position %d, lag %d", models.projector.position(), models.projector.lag()
+        )
+    return 0
+
+
+def _projections(args: argparse.Namespace) -> int:
+    from ledger.progress import ProgressBar
+
+    with _read_models(args) as models:
+        if args.action == "rebuild":
+            bar = ProgressBar("rebuild")
+            applied = models.projector.rebuild(bar)
+            bar.finish()
+            print(f"rebuilt from {applied} events")
+        print(
+            f"position {models.projector.position()}, head {models.projector.head()}, "
+            f"lag {models.projector.lag()}"
+        )
+    return 0
+
+
+def _inventory(args: argparse.Namespace) -> int:
+    from ledger.reports import inventory_text
+    from projections.queries import inventory
+
+    at = args.as_of or datetime.now(UTC)
+    with _read_models(args) as models:
+        models.projector.catch_up()
+        rows = [row.to_json() for row in inventory(models.view, at, _policy(args), args.facility)]
+    if args.json:
+        _print_json(rows)
+    else:
+        print(inventory_text(rows, as_of=at.isoformat(), colour=sys.stdout.isatty()))
+    return 0
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from ledger.reports import trace_text
+    from projections import queries
+
+    with _read_models(args) as models:
+        models.projector.catch_up()
+        if args.donor:
+            document = queries.trace_donor(models.view, args.donor)
+        elif args.patient:
+            document = queries.trace_patient(models.view, args.patient)
+        else:
+            document = queries.trace_din(models.view, args.din)
+    _print_json(document) if args.json else print(trace_text(document))
+    return 0 if document["units"] or document["donations"] else 1
+
+
+def _lookback(args: argparse.Namespace) -> int:
+    from ledger.domain.lookback import manual_case_id
+    from ledger.lookback import CaseRequest
+    from ledger.reports import lookback_text
+
+    with _read_models(args) as models:
+        if args.action == "open":
+            if not args.donor or not args.reason:
+                print(
+                    "bloodledger lookback open: --donor and --reason are required", file=sys.stderr
+                )
+                return 2
+            now = models.lookbacks.clock()
+            since = args.since or now - timedelta(days=DEFAULT_WINDOW_DAYS)
+            case_id = args.case or manual_case_id(args.donor, since, args.reason)
+            request = CaseRequest(case_id, args.donor, args.reason, since, now, None, args.actor)
+            quarantined = models.lookbacks.open(request)
+            log.info("lookback %s: %d units newly quarantined", case_id, quarantined)
+        elif not args.case:
+            print("bloodledger lookback show: give the CASE id", file=sys.stderr)
+            return 2
+        report = models.lookbacks.report(args.case or case_id)
+    if report is None:
+        print(f"bloodledger lookback: no case {args.case!r}", file=sys.stderr)
+        return 1
+    _print_json(report) if args.json else print(lookback_text(report))
+    return 0
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    from ledger.reports import alerts_text
+    from projections.queries import alerts
+
+    at = args.as_of or datetime.now(UTC)
+    with _read_models(args) as models:
+        models.projector.catch_up()
+        entries = alerts(models.view, at, _policy(args), args.since)
+    _print_json(entries) if args.json else print(alerts_text(entries))
+    return 0
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from ledger.adapters.avro import AvroCodec
+    from ledger.application import BloodLedger
+    from ledger.reconcile import reconcile
+    from ledger.store import resolve_store
+
+    ledger = BloodLedger.open(resolve_store(args.store))
+    try:
+        result = reconcile(ledger, args.bootstrap, args.topic, AvroCodec())
+    finally:
+        ledger.close()
+    _print_json(result.to_json()) if args.json else print(result.text())
+    return 0 if result.ok else 1
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "ingest": _ingest,
+    "history": _history,
+    "encode": _encode,
+    "publish": _publish,
+    "demo": _demo,
+    "broker": _broker,
+    "topics": _topics,
+    "project": _project,
+    "projections": _projections,
+    "inventory": _inventory,
+    "trace": _trace,
+    "lookback": _lookback,
+    "alerts": _alerts,
+    "reconcile": _reconcile,
+}
