@@ -10,7 +10,8 @@ Kafka offset commit was lost (``shared/notes/eventsourcing-library.md`` §1.11).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -19,6 +20,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import ProcessRecorder, Tracking
 from eventsourcing.popo import POPOFactory
+from eventsourcing.utils import EnvType
 
 from ledger.adapters.recorders import Checkpoint, LedgerRecorder, POPOLedgerRecorder
 from ledger.domain.donation import Donation, donation_id, record_fact
@@ -37,7 +39,8 @@ class BatchOutcome:
 
 
 class _BatchWorkspace:
-    """The aggregates one batch touches, each loaded from the store at most once."""
+    """The aggregates one batch touches, each loaded at most once (from the
+    ledger's recently-written aggregates if there, else from the store)."""
 
     def __init__(self, app: BloodLedger) -> None:
         self._app = app
@@ -45,7 +48,7 @@ class _BatchWorkspace:
 
     def _get(self, aggregate_id: UUID) -> Any:
         if aggregate_id not in self._aggregates:
-            found = self._app.load(aggregate_id)
+            found = self._app.recent.pop(aggregate_id, None) or self._app.load(aggregate_id)
             if found is None:
                 return None
             self._aggregates[aggregate_id] = found
@@ -62,14 +65,22 @@ class _BatchWorkspace:
     def add(self, aggregate: Donation | BloodUnit) -> None:
         self._aggregates[aggregate.id] = aggregate
 
-    def aggregates(self) -> Iterable[Donation | BloodUnit]:
-        return self._aggregates.values()
+    def aggregates(self) -> list[Donation | BloodUnit]:
+        return list(self._aggregates.values())
 
 
 class BloodLedger(Application[UUID]):
     """Blood units and donations, and where each upstream has been read to."""
 
     name = "bloodledger"
+
+    #: How many recently written aggregates are kept in memory (``LEDGER_CACHE_SIZE``).
+    DEFAULT_CACHE_SIZE = 2000
+
+    def __init__(self, env: EnvType | None = None) -> None:
+        super().__init__(env)
+        self.cache_size = int(self.env.get("LEDGER_CACHE_SIZE") or self.DEFAULT_CACHE_SIZE)
+        self.recent: OrderedDict[UUID, Donation | BloodUnit] = OrderedDict()
 
     @classmethod
     def open(cls, store: StoreURL) -> BloodLedger:
@@ -114,11 +125,24 @@ class BloodLedger(Application[UUID]):
         """
         workspace = _BatchWorkspace(self)
         duplicates = sum(0 if record_fact(fact, workspace) else 1 for fact in facts)
-        aggregates = [*workspace.aggregates(), *also]
-        events = [e for agg in aggregates for e in agg.collect_events()]
+        events = [e for agg in [*workspace.aggregates(), *also] for e in agg.collect_events()]
         if events or trackings or checkpoints:
             self.events.put(events, trackings=list(trackings), checkpoints=list(checkpoints))
+        self._remember(workspace.aggregates())
         return BatchOutcome(facts=len(facts), duplicates=duplicates, events=len(events))
+
+    def _remember(self, aggregates: Sequence[Donation | BloodUnit]) -> None:
+        """Keep what was just written, as written, for the next batch (LRU, bounded).
+
+        Aggregates of a batch that failed are not kept: their in-memory state
+        holds events that were never stored. A kept aggregate another process
+        has since appended to fails its next write with a version conflict,
+        and is then read afresh from the store.
+        """
+        for aggregate in aggregates:
+            self.recent[aggregate.id] = aggregate
+        while len(self.recent) > self.cache_size:
+            self.recent.popitem(last=False)
 
     def checkpoint(self, partition_key: str) -> Checkpoint | None:
         """Where a Kafka partition was read to (offset and fingerprint of that record)."""

@@ -6,7 +6,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.application import BloodLedger
-from tests.builders import Timeline, din
+from ledger.store import StoreURL
+from tests.builders import RBC, Timeline, din
 from tests.integration.support import stored_facts
 
 
@@ -26,3 +27,29 @@ def test_a_replayed_position_writes_nothing_at_all(ledger: BloodLedger) -> None:
     assert stored_facts(ledger) == before
     assert ledger.position("kafka:t:1") is None
     assert ledger.units_of(din(2)) == []
+
+
+def test_an_aggregate_kept_in_memory_that_another_writer_changed_is_read_again(
+    durable_store_url: str,
+) -> None:
+    timeline = Timeline(din=din(3))
+    timeline.produced(hour=2)
+    first = BloodLedger.open(StoreURL.parse(durable_store_url))
+    other = BloodLedger.open(StoreURL.parse(durable_store_url))
+    try:
+        first.record(timeline.facts)  # the unit is now kept in ``first``'s memory
+        other.record([Timeline(din=din(3)).quarantined(hour=3)])  # e.g. a lookback elsewhere
+        later = Timeline(din=din(3))
+        later.released(hour=6)
+        with pytest.raises(IntegrityError):
+            first.record(later.facts)  # stale in memory: the store refuses the write
+        first.record(later.facts)  # read afresh, recorded
+        [unit] = first.units_of(din(3), RBC)
+        assert [f.EVENT_TYPE for f in unit.facts] == [
+            "ComponentProduced",
+            "UnitQuarantined",
+            "UnitReleased",
+        ]
+    finally:
+        first.close()
+        other.close()
