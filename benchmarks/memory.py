@@ -1,11 +1,13 @@
-"""Ingest memory with a large backlog: is it bounded by one batch, not the backlog?
+"""Memory of the ingest and projector processes with a backlog: bounded by a batch?
 
 Publishes N generated facts (default 1,000,000) to the embedded broker, then
 runs ``bloodledger ingest`` as a separate process into a fresh SQLite store
 and samples its resident memory (VmRSS) every half second. Reports the peak,
 and the RSS after 10 %, 50 % and 90 % of the backlog: flat means bounded.
+Then rebuilds the projections of that store in a process of its own, sampled
+the same way.
 
-    python -m benchmarks.ingest_memory [--records N] [--batch-size B] [--out FILE.json]
+    python -m benchmarks.memory [--records N] [--batch-size B] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -17,14 +19,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ledger.adapters.avro import AvroCodec
+from benchmarks.workload import encoded, history
 from ledger.adapters.broker import EmbeddedBroker, ensure_topics
 from ledger.adapters.kafka import dlq_topic, publish
-from ledger.demo.generator import DemoConfig, generate
 
 
 def rss_mb(pid: int) -> float | None:
@@ -39,18 +39,7 @@ def rss_mb(pid: int) -> float | None:
 
 
 def backlog(records: int) -> list[tuple[str, bytes]]:
-    """About ``records`` encoded facts from the demo generator, scaled up."""
-    per_day = 350  # about 380 facts a day at 6 hospitals and 18 donations a day
-    days = max(1, records // per_day + 1)
-    start = datetime.now(UTC) - timedelta(
-        days=days + 2
-    )  # all in the past: the codec refuses the future
-    stream = generate(
-        DemoConfig(start=start, days=days, hospitals=6, donations_per_day=18, seed=99)
-    )
-    codec = AvroCodec()
-    facts = stream.facts[:records]
-    return [(f.din, codec.encode(f)) for f in facts]
+    return encoded(history(records))
 
 
 def sample(process: subprocess.Popen[bytes], total: int, log: Path) -> dict[str, Any]:
@@ -83,37 +72,43 @@ def _records_done(log: Path) -> int:
     return int(lines[-1].split("ingest: ")[1].split(" records")[0])
 
 
+def _run(command: list[str], log: Path, total: int) -> dict[str, Any]:
+    with log.open("w") as out:
+        environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=environment)
+        return sample(process, total, log)
+
+
+def peaks(records: int, batch_size: int) -> dict[str, Any]:
+    """Ingest a backlog of ``records`` in its own process, then rebuild its projections."""
+    messages = backlog(records)
+    total = len(messages)
+    with tempfile.TemporaryDirectory() as work, EmbeddedBroker() as broker:
+        topic = "bloodledger.events"
+        ensure_topics(broker.bootstrap, {topic: 3, dlq_topic(topic): 1})
+        publish(broker.bootstrap, topic, messages)
+        del messages
+        store = f"sqlite:///{work}/bench.db"
+        cli = [sys.executable, "-m", "ledger.cli"]
+        ingest = _run(
+            [*cli, "ingest", "--bootstrap", broker.bootstrap, "--store", store, "--until-idle", "5",
+             "--progress-every", "1", "--batch-size", str(batch_size)],
+            Path(work) / "ingest.log", total,
+        )  # fmt: skip
+        ingest.update(records=total, batch_size=batch_size)
+        projector = _run(
+            [*cli, "projections", "rebuild", "--store", store], Path(work) / "p.log", 0
+        )
+    return {"ingest": ingest, "projector_rebuild": projector}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    messages = backlog(args.records)
-    total = len(messages)
-    print(f"backlog: {total} messages", flush=True)
-    with tempfile.TemporaryDirectory() as work, EmbeddedBroker() as broker:
-        topic = "bloodledger.events"
-        ensure_topics(broker.bootstrap, {topic: 3, dlq_topic(topic): 1})
-        started = time.monotonic()
-        publish(broker.bootstrap, topic, messages)
-        print(f"published in {time.monotonic() - started:.0f} s", flush=True)
-        del messages
-        log = Path(work) / "ingest.log"
-        with log.open("w") as out:
-            command = [
-                sys.executable, "-m", "ledger.cli", "ingest", "--bootstrap", broker.bootstrap,
-                "--store", f"sqlite:///{work}/bench.db", "--until-idle", "5",
-                "--progress-every", "1", "--batch-size", str(args.batch_size),
-            ]  # fmt: skip
-            environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
-            process = subprocess.Popen(
-                command, stdout=out, stderr=subprocess.STDOUT, env=environment
-            )
-            result = sample(process, total, log)
-        result.update(
-            records=total, batch_size=args.batch_size, final=log.read_text().splitlines()[-1]
-        )
+    result = peaks(args.records, args.batch_size)
     print(json.dumps(result, indent=2))
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -1,0 +1,166 @@
+"""``python -m benchmarks``: the whole benchmark suite, each figure beside its baseline.
+
+    python -m benchmarks [--records N] [--runs R] [--sizes 100000,1000000] [--quick]
+
+Writes ``benchmarks/results/latest.json`` and ``latest.md`` and prints the table.
+PostgreSQL comes from ``BLOODLEDGER_BENCH_PG`` (default the local ``test``
+database; each run uses a fresh schema, dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from benchmarks import ingest, memory, projection, queries, scaleout
+from benchmarks.workload import encoded, history
+from ledger.adapters.broker import EmbeddedBroker, ensure_topics
+from ledger.adapters.kafka import dlq_topic, publish
+from ledger.store import StoreURL
+
+PG = os.environ.get("BLOODLEDGER_BENCH_PG", "postgresql://root@127.0.0.1:5432/test")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@contextmanager
+def pg_stores(count: int) -> Iterator[list[StoreURL]]:
+    stores = [StoreURL.parse(f"{PG}?schema=bench_{uuid.uuid4().hex[:10]}") for _ in range(count)]
+    try:
+        yield stores
+    finally:
+        with psycopg.connect(stores[0].conninfo(), autocommit=True) as conn:
+            for store in stores:
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(store.schema))
+                )
+
+
+def machine() -> dict[str, Any]:
+    with psycopg.connect(StoreURL.parse(PG).conninfo()) as conn:
+        server = conn.execute("SHOW server_version").fetchone()
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "postgresql": server[0] if server else None,
+        "note": "client, PostgreSQL and the broker share the machine",
+    }
+
+
+def topic_with(broker: EmbeddedBroker, messages: list[tuple[str, bytes]], partitions: int) -> str:
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    ensure_topics(broker.bootstrap, {topic: partitions, dlq_topic(topic): 1})
+    publish(broker.bootstrap, topic, messages)
+    return topic
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": machine(), "records": args.records, "runs": args.runs}
+    messages = encoded(history(args.records))
+    records = len(messages)
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as work:
+        topic = topic_with(broker, messages, 3)
+        with pg_stores(args.runs) as stores:
+            results["ingest_postgresql"] = ingest.compare(broker.bootstrap, topic, stores, records)
+            results["projection_postgresql"] = projection.compare(stores[-1], args.runs)
+        sqlite = [StoreURL.parse(f"sqlite:///{work}/run{n}.db") for n in range(args.runs)]
+        results["ingest_sqlite"] = ingest.compare(broker.bootstrap, topic, sqlite, records)
+        results["projection_sqlite"] = projection.compare(sqlite[-1], args.runs)
+        wide = topic_with(broker, messages, 6)
+        with pg_stores(1) as [store]:
+            results["scale_out_postgresql"] = scaleout.two_workers(
+                broker.bootstrap, wide, 6, store, records
+            )
+    results["queries_postgresql"] = {}
+    for size in args.sizes:
+        with pg_stores(1) as [store]:
+            models = queries.fill(store, size)
+            try:
+                results["queries_postgresql"][str(size)] = queries.measure(models)
+            finally:
+                models.close()
+    results["memory"] = memory.peaks(args.memory_records, 2000)
+    return results
+
+
+def _spread(s: dict[str, Any]) -> str:
+    return f"{s['median']:,.0f} ({s['min']:,.0f}..{s['max']:,.0f})"
+
+
+def _row(*cells: object) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        f"Machine: {m['cpus']} cores, Python {m['python']}, PostgreSQL {m['postgresql']}; "
+        f"{results['records']:,} records, median of {results['runs']} runs (min..max)",
+        "",
+        _row("measure", "result", "baseline (same run)", "ratio"),
+        _row("---", "---", "---", "---"),
+    ]
+    for store in ("postgresql", "sqlite"):
+        i, p = results["ingest_" + store], results["projection_" + store]
+        ingest_name = f"ingest Kafka -> {store}, exactly-once (records/s)"
+        read = f"read+decode {_spread(i['baseline_read_decode'])}"
+        lines.append(_row(ingest_name, _spread(i["ingest"]), read, i["ratio"]))
+        rebuild_name = f"projection rebuild, {store} (events/s)"
+        log = f"read log {_spread(p['baseline_read_log'])}"
+        lines.append(_row(rebuild_name, _spread(p["rebuild"]), log, p["ratio"]))
+    scale = results["scale_out_postgresql"]
+    lines.append(_row("2 ingest workers, 6 partitions, postgresql (records/s)",
+                      f"{scale['combined_records_per_s']:,}", "", ""))  # fmt: skip
+    for size, q in results["queries_postgresql"].items():
+        for name in ("history", "trace_donor", "trace_patient"):
+            measure = f"{name} at {int(size):,} records ({q['events']:,} events): p50 / p99 ms"
+            lines.append(_row(measure, f"{q[name]['p50_ms']} / {q[name]['p99_ms']}", "", ""))
+    mem = results["memory"]
+    backlog = f"ingest peak RSS, backlog {mem['ingest']['records']:,} records (MB)"
+    lines.append(_row(backlog, mem["ingest"]["peak_rss_mb"], "", ""))
+    lines.append(
+        _row("projection rebuild peak RSS (MB)", mem["projector_rebuild"]["peak_rss_mb"], "", "")
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sizes", default="100000", help="store sizes (records) for query latency")
+    parser.add_argument(
+        "--memory-records", type=int, default=20_000, help="backlog, 10x a 2,000 batch"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes: checks that the suite runs"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args()
+    if args.quick:
+        args.records, args.runs, args.sizes, args.memory_records = 3000, 1, "3000", 4000
+    args.sizes = [int(s) for s in str(args.sizes).split(",")]
+    started = time.monotonic()
+    results = run(args)
+    results["seconds"] = round(time.monotonic() - started)
+    table = markdown(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Scale-out: two ingest processes in one consumer group share a topic's partitions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+from ledger.application import BloodLedger
+from ledger.store import StoreURL
+
+
+def _offsets_done(store: StoreURL, topic: str, partitions: int) -> int:
+    ledger = BloodLedger.open(store)
+    try:
+        keys = [f"kafka:{topic}:{p}" for p in range(partitions)]
+        return sum((c.offset + 1) for k in keys if (c := ledger.checkpoint(k)) is not None)
+    finally:
+        ledger.close()
+
+
+def two_workers(
+    bootstrap: str, topic: str, partitions: int, store: StoreURL, records: int
+) -> dict[str, Any]:
+    """Combined records/s from the first stored batch until every record is stored."""
+    BloodLedger.open(store).close()  # tables first, so the workers do not race to create them
+    command = [
+        sys.executable, "-m", "ledger.cli", "ingest", "--bootstrap", bootstrap, "--topic", topic,
+        "--store", store.url, "--group", "bench-scaleout", "--until-idle", "5",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    workers = [
+        subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(2)
+    ]
+    first = None
+    while True:
+        done = _offsets_done(store, topic, partitions)
+        now = time.perf_counter()
+        if done and first is None:
+            first = (now, done)
+        if done >= records:
+            break
+        time.sleep(0.2)
+    assert first is not None
+    rate = (records - first[1]) / (now - first[0])
+    for worker in workers:
+        _, errors = worker.communicate(timeout=120)
+        assert worker.returncode == 0, errors
+    both = [w for w in workers]
+    return {
+        "workers": len(both),
+        "partitions": partitions,
+        "records": records,
+        "combined_records_per_s": round(rate),
+    }
