@@ -15,6 +15,7 @@ after it just as it does those that already existed.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Protocol
 from uuid import UUID
@@ -32,6 +33,7 @@ from ledger.domain.facts import ReportedFact
 from ledger.domain.unit import NAMESPACE, BloodUnit
 
 
+@functools.lru_cache(maxsize=65536)
 def donation_id(din: str) -> UUID:
     """The stream id of a donation, derived from its DIN."""
     return uuid.uuid5(NAMESPACE, f"donation/{din}")
@@ -98,7 +100,13 @@ def record_fact(fact: ReportedFact, workspace: Workspace) -> bool:
 
 
 def _unit(donation: Donation, product_code: str, workspace: Workspace) -> BloodUnit:
-    unit = workspace.unit(donation.din, product_code)
+    # Every unit is registered through its donation, so the donation knows
+    # whether the unit exists: no need to look for one that cannot.
+    unit = (
+        workspace.unit(donation.din, product_code)
+        if product_code in donation.product_codes
+        else None
+    )
     if unit is None:
         unit = BloodUnit.register(donation.din, product_code)
         workspace.add(unit)
