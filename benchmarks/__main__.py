@@ -122,7 +122,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(_row(rebuild_name, _spread(p["rebuild"]), log, p["ratio"]))
     scale = results["scale_out_postgresql"]
     lines.append(_row("2 ingest workers, 6 partitions, postgresql (records/s)",
-                      f"{scale['combined_records_per_s']:,}", "", ""))  # fmt: skip
+                      scale["combined_records_per_s"], "", ""))  # fmt: skip
     for size, q in results["queries_postgresql"].items():
         for name in ("history", "trace_donor", "trace_patient"):
             measure = f"{name} at {int(size):,} records ({q['events']:,} events): p50 / p99 ms"
