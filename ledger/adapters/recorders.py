@@ -107,8 +107,33 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
         table = f'"{datastore.schema}"."{prefix}_kafka_checkpoints"'
         self._upsert = _UPSERT.format(table=table, p="%(", s=")s")
         self._select = _SELECT.format(table=table, p="%(", s=")s")
+        events = sql.Identifier(datastore.schema, self.events_table_name)
+        self._insert_arrays = sql.SQL(
+            "INSERT INTO {} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "RETURNING notification_id"
+        ).format(events)
         create = f"CREATE TABLE IF NOT EXISTS {table} ({_COLUMNS})"
         self.sql_create_statements.append(sql.Composed([sql.SQL(create)]))
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """The library's insert (table lock, notify, one statement), with binary arrays.
+
+        The library sends an array of a composite type as text, escaping every
+        ``bytea`` state through regular expressions: a quarter of the ingest's
+        time. Four binary arrays unnested by the server carry the same rows.
+        """
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        columns = (
+            [s.originator_id for s in stored_events],
+            [s.originator_version for s in stored_events],
+            [s.topic for s in stored_events],
+            [s.state for s in stored_events],
+        )
+        curs.execute(self._insert_arrays, columns)
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

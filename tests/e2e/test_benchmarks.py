@@ -1,0 +1,25 @@
+"""The benchmark suite still runs (tiny sizes); its numbers live in docs/performance.md."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_the_benchmark_suite_runs_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    for store in ("postgresql", "sqlite"):
+        assert results[f"ingest_{store}"]["ingest"]["median"] > 0
+        assert 0 < results[f"ingest_{store}"]["ratio"] < 1.5
+        assert results[f"projection_{store}"]["rebuild"]["median"] > 0
+    assert results["queries_postgresql"]["3000"]["history"]["p99_ms"] > 0
+    assert results["memory"]["ingest"]["peak_rss_mb"] > 0
+    assert out.with_suffix(".md").read_text().startswith("Machine:")
