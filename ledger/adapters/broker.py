@@ -7,8 +7,11 @@ memory: a restarted broker is empty.
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +21,16 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 STARTUP_TIMEOUT_S = 20.0
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: the broker is killed if the process that started it dies (no orphans)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # memory only: nothing to flush
 
 
 def free_port() -> int:
@@ -54,6 +67,7 @@ class EmbeddedBroker:
             [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         self._wait_until_listening()
         return self
