@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 import uuid
@@ -66,18 +67,27 @@ def topic_with(broker: EmbeddedBroker, messages: list[tuple[str, bytes]], partit
     return topic
 
 
+def step(text: str) -> None:
+    """Progress of a long run, on stderr (the table goes to stdout)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine(), "records": args.records, "runs": args.runs}
+    step(f"generating {args.records:,} records")
     messages = encoded(history(args.records))
     records = len(messages)
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as work:
         topic = topic_with(broker, messages, 3)
         with pg_stores(args.runs) as stores:
+            step("ingest and projection rebuild, PostgreSQL")
             results["ingest_postgresql"] = ingest.compare(broker.bootstrap, topic, stores, records)
             results["projection_postgresql"] = projection.compare(stores[-1], args.runs)
         sqlite = [StoreURL.parse(f"sqlite:///{work}/run{n}.db") for n in range(args.runs)]
+        step("ingest and projection rebuild, SQLite")
         results["ingest_sqlite"] = ingest.compare(broker.bootstrap, topic, sqlite, records)
         results["projection_sqlite"] = projection.compare(sqlite[-1], args.runs)
+        step("two ingest workers")
         wide = topic_with(broker, messages, 6)
         with pg_stores(1) as [store]:
             results["scale_out_postgresql"] = scaleout.two_workers(
@@ -86,11 +96,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["queries_postgresql"] = {}
     for size in args.sizes:
         with pg_stores(1) as [store]:
+            step(f"history and trace latency at {size:,} records")
             models = queries.fill(store, size)
             try:
                 results["queries_postgresql"][str(size)] = queries.measure(models)
             finally:
                 models.close()
+    step("process memory")
     results["memory"] = memory.peaks(args.memory_records, 2000)
     return results
 
