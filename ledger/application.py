@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import BaseAggregate
+from eventsourcing.domain import BaseAggregate, CanMutateAggregate
 from eventsourcing.persistence import ProcessRecorder, Tracking
 from eventsourcing.popo import POPOFactory
 from eventsourcing.utils import EnvType
@@ -45,9 +45,29 @@ class _BatchWorkspace:
     def __init__(self, app: BloodLedger) -> None:
         self._app = app
         self._aggregates: dict[UUID, Donation | BloodUnit] = {}
+        self._absent: set[UUID] = set()
+
+    def prefetch(self, facts: Sequence[ReportedFact]) -> None:
+        """Read, in two queries, the donations of a batch not kept in memory, then their units."""
+        donations = {donation_id(f.din) for f in facts} - self._app.recent.keys()
+        self._read(donations)
+        units = {
+            unit_id(d.din, code)
+            for d in self._aggregates.values()
+            if isinstance(d, Donation)
+            for code in d.product_codes
+        }
+        self._read(units - self._app.recent.keys() - self._aggregates.keys())
+
+    def _read(self, ids: set[UUID]) -> None:
+        found = self._app.load_many(sorted(ids))
+        self._aggregates.update(found)
+        self._absent |= ids - found.keys()
 
     def _get(self, aggregate_id: UUID) -> Any:
         if aggregate_id not in self._aggregates:
+            if aggregate_id in self._absent:
+                return None
             found = self._app.recent.pop(aggregate_id, None) or self._app.load(aggregate_id)
             if found is None:
                 return None
@@ -64,6 +84,7 @@ class _BatchWorkspace:
 
     def add(self, aggregate: Donation | BloodUnit) -> None:
         self._aggregates[aggregate.id] = aggregate
+        self._absent.discard(aggregate.id)
 
     def aggregates(self) -> list[Donation | BloodUnit]:
         return list(self._aggregates.values())
@@ -124,6 +145,7 @@ class BloodLedger(Application[UUID]):
         names further aggregates (a lookback case) saved in the same transaction.
         """
         workspace = _BatchWorkspace(self)
+        workspace.prefetch(facts)
         duplicates = sum(0 if record_fact(fact, workspace) else 1 for fact in facts)
         events = [e for agg in [*workspace.aggregates(), *also] for e in agg.collect_events()]
         if events or trackings or checkpoints:
@@ -143,6 +165,19 @@ class BloodLedger(Application[UUID]):
             self.recent[aggregate.id] = aggregate
         while len(self.recent) > self.cache_size:
             self.recent.popitem(last=False)
+
+    def load_many(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Donation | BloodUnit]:
+        """Several aggregates from one query (those with no events are simply absent)."""
+        if not aggregate_ids:
+            return {}
+        recorder = self.recorder
+        assert isinstance(recorder, LedgerRecorder)
+        found: dict[UUID, Any] = {}
+        for stored in recorder.select_streams(aggregate_ids):
+            event = self.mapper.to_domain_event(stored)
+            assert isinstance(event, CanMutateAggregate)
+            found[event.originator_id] = event.mutate(found.get(event.originator_id))
+        return found
 
     def checkpoint(self, partition_key: str) -> Checkpoint | None:
         """Where a Kafka partition was read to (offset and fingerprint of that record)."""
