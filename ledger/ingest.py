@@ -200,10 +200,10 @@ class Ingestor:
         chunks: list[_Chunk] = []
         done: dict[TopicPartition, OffsetAndMetadata] = {}
         for tp, records in batch.items():
-            self.counters.records += len(records)
             state = self.partitions.get(tp)
-            if state is None:  # revoked while this poll was in hand
+            if state is None:  # revoked while this poll was in hand: its new owner reads them
                 continue
+            self.counters.records += len(records)
             chunk = self._chunk(tp, state, records)
             if chunk is not False:
                 done[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
