@@ -19,7 +19,7 @@ from typing import Any
 
 from ledger.application import BloodLedger
 from ledger.domain.donation import Donation
-from ledger.domain.events import Fact
+from ledger.domain.events import Fact, is_reactive
 from ledger.domain.facts import ReportedFact
 from ledger.domain.lookback import (
     CONSUMED,
@@ -33,7 +33,7 @@ from ledger.domain.lookback import (
     quarantine_event_id,
 )
 from ledger.domain.unit import LEDGER_ACTOR
-from ledger.domain.vocabulary import INFECTIOUS_MARKERS, EventType, TestResult
+from ledger.domain.vocabulary import EventType
 from projections import queries
 from projections.projector import Projector
 from projections.rows import Row, from_ms, iso_ms
@@ -119,7 +119,7 @@ class Lookbacks:
 
     def _automatic_request(self, donation: Donation) -> CaseRequest | None:
         collected = _first(donation.facts, EventType.DonationCollected)
-        reactive = next((f for f in donation.facts if _is_reactive(f)), None)
+        reactive = next((f for f in donation.facts if is_reactive(f)), None)
         if collected is None or reactive is None:
             return None  # no donor known yet: the case opens when the collection is reported
         return CaseRequest(
@@ -148,14 +148,6 @@ class Lookbacks:
 
 def _first(facts: Sequence[Fact], event_type: str) -> Fact | None:
     return next((f for f in facts if event_type == f.EVENT_TYPE), None)
-
-
-def _is_reactive(fact: Fact) -> bool:
-    return (
-        EventType.TestResultRecorded == fact.EVENT_TYPE
-        and fact.test in INFECTIOUS_MARKERS  # type: ignore[attr-defined]
-        and fact.result == TestResult.REACTIVE  # type: ignore[attr-defined]
-    )
 
 
 def _fate(unit: Row) -> str:

@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.domain.donation import Donation
+from ledger.domain.events import is_reactive
 from ledger.domain.lookback import LookbackCase
 from ledger.domain.unit import BloodUnit
 from ledger.domain.unit_state import Status, UnitState, in_occurred_order, timeline
-from ledger.domain.vocabulary import INFECTIOUS_MARKERS, EventType, TestResult
+from ledger.domain.vocabulary import EventType
 
 Row = dict[str, Any]
 
@@ -156,13 +157,7 @@ def donation_row(donation: Donation) -> Row:
     collected = next(
         (f for f in donation.facts if EventType.DonationCollected == f.EVENT_TYPE), None
     )
-    reactive = [
-        f
-        for f in in_occurred_order(donation.facts)
-        if EventType.TestResultRecorded == f.EVENT_TYPE
-        and f.test in INFECTIOUS_MARKERS  # type: ignore[attr-defined]
-        and f.result == TestResult.REACTIVE  # type: ignore[attr-defined]
-    ]
+    reactive = [f for f in in_occurred_order(donation.facts) if is_reactive(f)]
     return {
         "din": donation.din,
         "donor_id": collected.donor_id if collected else None,  # type: ignore[attr-defined]

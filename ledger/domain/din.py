@@ -49,8 +49,3 @@ def validate_din(din: str, din_check: str | None = None) -> None:
 def is_fin(value: str) -> bool:
     """True if ``value`` has the shape of an ISBT 128 Facility Identification Number."""
     return bool(_FIN_PATTERN.fullmatch(value))
-
-
-def facility_of(din: str) -> str:
-    """The FIN that assigned the DIN (its first five characters)."""
-    return din[:5]

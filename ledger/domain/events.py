@@ -22,6 +22,7 @@ from eventsourcing.domain import AggregateCreated, AggregateEvent
 from eventsourcing.utils import register_topic
 
 from ledger.domain.facts import ReportedFact
+from ledger.domain.vocabulary import is_reactive_marker
 
 
 def _register(cls: type[Any]) -> None:
@@ -156,6 +157,15 @@ PAYLOAD_FIELDS: dict[str, dict[str, Any]] = {
 FACT_CLASSES: dict[str, type[Fact]] = {
     name: _fact_class(name, fields) for name, fields in PAYLOAD_FIELDS.items()
 }
+
+
+def is_reactive(fact: Fact) -> bool:
+    """A stored REACTIVE infectious-marker result."""
+    return fact.EVENT_TYPE == "TestResultRecorded" and is_reactive_marker(
+        fact.test,  # type: ignore[attr-defined]
+        fact.result,  # type: ignore[attr-defined]
+    )
+
 
 #: Payload fields whose values identify a person (never logged).
 PII_FIELDS: frozenset[str] = frozenset({"donor_id", "intended_patient_id", "patient_id"})

@@ -18,7 +18,7 @@ from eventsourcing.domain import BaseAggregate
 from ledger.domain.events import FACT_CLASSES, Fact, UnitRegistered, fact_kwargs
 from ledger.domain.facts import ReportedFact
 from ledger.domain.unit_state import UnitState, evaluate
-from ledger.domain.vocabulary import INFECTIOUS_MARKERS, EventType, TestResult
+from ledger.domain.vocabulary import EventType, is_reactive_marker
 
 #: Namespace of the ledger's deterministic identifiers. Never change it.
 NAMESPACE = UUID("6f1c3d2a-8b0e-5c7d-9a4f-2e1b0c9d8a7e")
@@ -93,8 +93,6 @@ class BloodUnit(BaseAggregate[UUID]):
 
 
 def _is_reactive(fact: ReportedFact) -> bool:
-    return (
-        fact.event_type == EventType.TestResultRecorded
-        and fact.payload.get("test") in INFECTIOUS_MARKERS
-        and fact.payload.get("result") == TestResult.REACTIVE
+    return fact.event_type == EventType.TestResultRecorded and is_reactive_marker(
+        fact.payload.get("test"), fact.payload.get("result")
     )

@@ -20,11 +20,10 @@ from typing import Any
 from ledger.domain.compatibility import RED_CELL_COMPONENTS, abo_compatible, rhd_compatible
 from ledger.domain.events import Fact
 from ledger.domain.vocabulary import (
-    INFECTIOUS_MARKERS,
     CrossmatchResult,
     DonationType,
     Flag,
-    TestResult,
+    is_reactive_marker,
 )
 
 #: A crossmatch sample must be collected at most this long before transfusion.
@@ -160,7 +159,7 @@ class _Evaluation:
         if test == "ABO_RHD":
             self.donation_abo = fact.abo  # type: ignore[attr-defined]
             self.donation_rhd = fact.rhd  # type: ignore[attr-defined]
-        if test in INFECTIOUS_MARKERS and result == TestResult.REACTIVE:
+        if is_reactive_marker(test, result):
             self.reactive = True
             self.flag(Flag.REACTIVE_DONATION, fact, f"{test} reactive")
 

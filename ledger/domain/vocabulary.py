@@ -45,6 +45,11 @@ class TestResult(StrEnum):
     INCONCLUSIVE = "INCONCLUSIVE"
 
 
+def is_reactive_marker(test: object, result: object) -> bool:
+    """True for a REACTIVE result of an infectious-marker test: the donation is reactive."""
+    return test in INFECTIOUS_MARKERS and result == TestResult.REACTIVE
+
+
 class ABO(StrEnum):
     O = "O"
     A = "A"
