@@ -104,16 +104,22 @@ def _partitions(consumer: KafkaConsumer, topic: str, wait_s: float = 10.0) -> li
     return []
 
 
-def stored_event_ids(ledger: BloodLedger) -> tuple[set[str], list[str]]:
-    """Event ids in the store, and those stored more than once in one stream."""
-    per_stream: collections.Counter[tuple[str, str]] = collections.Counter()
+def stored_fact_counts(ledger: BloodLedger) -> collections.Counter[tuple[str, str]]:
+    """How often each (stream id, event id) fact is stored: the whole notification log."""
+    counts: collections.Counter[tuple[str, str]] = collections.Counter()
     start = 1
     while page := ledger.recorder.select_notifications(start=start, limit=1000):
         for notification in page:
             event = ledger.mapper.to_domain_event(notification)
             if isinstance(event, Fact):
-                per_stream[(str(event.originator_id), event.event_id)] += 1
+                counts[(str(event.originator_id), event.event_id)] += 1
         start = page[-1].id + 1
+    return counts
+
+
+def stored_event_ids(ledger: BloodLedger) -> tuple[set[str], list[str]]:
+    """Event ids in the store, and those stored more than once in one stream."""
+    per_stream = stored_fact_counts(ledger)
     twice = sorted({event_id for (_, event_id), n in per_stream.items() if n > 1})
     return {event_id for _, event_id in per_stream}, twice
 

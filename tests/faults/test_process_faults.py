@@ -7,14 +7,12 @@ import random
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 
 import psycopg
-import pytest
 
 from ledger.adapters.avro import AvroCodec
 from ledger.adapters.broker import EmbeddedBroker, ensure_topics
-from ledger.adapters.kafka import dlq_topic, upstream_name
+from ledger.adapters.kafka import dlq_topic
 from ledger.application import BloodLedger
 from ledger.demo.generator import DemoConfig, generate
 from ledger.demo.run import malformed_messages
@@ -22,7 +20,14 @@ from ledger.domain.facts import ReportedFact
 from ledger.reconcile import reconcile
 from ledger.store import StoreURL
 from tests.faults.conftest import StartIngest
-from tests.integration.support import expected_facts, publish, publish_facts, stored_facts
+from tests.integration.support import (
+    expected_facts,
+    offsets_done,
+    publish,
+    publish_facts,
+    stored_facts,
+    wait_for,
+)
 
 STREAM = DemoConfig(days=28, hospitals=3, donations_per_day=12, seed=11)
 
@@ -35,23 +40,6 @@ def publish_with_bad(bootstrap: str, topic: str, facts: tuple[ReportedFact, ...]
     for index, message in enumerate(bad):
         messages.insert((index + 1) * len(messages) // (len(bad) + 1), message)
     publish(bootstrap, topic, messages)
-
-
-def offsets_done(url: str, topic: str) -> int:
-    ledger = BloodLedger.open(StoreURL.parse(url))
-    try:
-        return sum((ledger.position(upstream_name(topic, p)) or -1) + 1 for p in range(3))
-    finally:
-        ledger.close()
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def assert_reconciled(

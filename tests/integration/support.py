@@ -7,34 +7,24 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from ledger.adapters.avro import AvroCodec
-from ledger.adapters.kafka import dlq_topic, publish
+from ledger.adapters.kafka import dlq_topic, publish, upstream_name
 from ledger.application import BloodLedger
-from ledger.domain.events import Fact
 from ledger.domain.facts import ReportedFact
+from ledger.reconcile import stored_fact_counts
 from ledger.store import StoreURL
 
 #: (stream id, event_id) of every stored fact, with how often it is stored.
 FactCounts = collections.Counter[tuple[str, str]]
 
 
-def stored_facts(ledger: BloodLedger) -> FactCounts:
-    """Every fact in the store's notification log, counted."""
-    counts: FactCounts = collections.Counter()
-    start = 1
-    while True:
-        page = ledger.recorder.select_notifications(start=start, limit=1000)
-        if not page:
-            return counts
-        for notification in page:
-            event = ledger.mapper.to_domain_event(notification)
-            if isinstance(event, Fact):
-                counts[(str(event.originator_id), event.event_id)] += 1
-        start = page[-1].id + 1
+#: Every fact in a ledger's notification log, counted (the reconciler's own count).
+stored_facts = stored_fact_counts
 
 
 def stored_facts_at(url: str) -> FactCounts:
@@ -50,6 +40,24 @@ def expected_facts(facts: Sequence[ReportedFact]) -> FactCounts:
     ledger = BloodLedger.open(StoreURL.parse("memory://"))
     ledger.record(list(facts))
     return stored_facts(ledger)
+
+
+def offsets_done(url: str, topic: str, partitions: int = 3) -> int:
+    """How many of the topic's offsets the ledger has recorded as processed."""
+    ledger = BloodLedger.open(StoreURL.parse(url))
+    try:
+        return sum((ledger.position(upstream_name(topic, p)) or -1) + 1 for p in range(partitions))
+    finally:
+        ledger.close()
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
 
 
 def publish_facts(bootstrap: str, topic: str, facts: Sequence[ReportedFact]) -> int:
