@@ -245,8 +245,7 @@ def _trace(args: argparse.Namespace) -> int:
 
 
 def _lookback(args: argparse.Namespace) -> int:
-    from ledger.domain.lookback import manual_case_id
-    from ledger.lookback import CaseRequest
+    from ledger.domain.lookback import CaseRequest, manual_case_id
     from ledger.reports import lookback_text
 
     with _read_models(args) as models:

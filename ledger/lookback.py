@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +26,7 @@ from ledger.domain.lookback import (
     DISPOSED,
     IN_STOCK,
     UNCONFIRMED,
+    CaseRequest,
     LookbackCase,
     automatic_case_id,
     case_aggregate_id,
@@ -45,17 +45,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class CaseRequest:
-    case_id: str
-    donor_id: str
-    reason: str
-    since: datetime
-    until: datetime
-    trigger_din: str | None
-    actor: str
 
 
 class Lookbacks:
@@ -86,7 +75,7 @@ class Lookbacks:
         _, units = queries.donor_units(self.view, request.donor_id, request.since, request.until)
         facts = [self._quarantine(request, unit) for unit in units if unit["status"] in IN_STOCK]
         existing = self.ledger.load(case_aggregate_id(request.case_id))
-        case = None if existing is not None else LookbackCase.open(**vars(request))
+        case = None if existing is not None else LookbackCase.open(request)
         outcome = self.ledger.record(facts, also=[case] if case else [])
         if catch_up:
             self.projector.catch_up()

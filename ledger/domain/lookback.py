@@ -13,6 +13,7 @@ discarded -> accounted for; in transit or at a ward -> not yet accounted for.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -57,6 +58,19 @@ def automatic_case_id(din: str) -> str:
     return f"LB-AUTO-{din}"
 
 
+@dataclass(frozen=True)
+class CaseRequest:
+    """What opening a case needs: the fields of its ``LookbackOpened`` event."""
+
+    case_id: str
+    donor_id: str
+    reason: str
+    since: datetime
+    until: datetime
+    trigger_din: str | None
+    actor: str
+
+
 class LookbackCase(BaseAggregate[UUID]):
     """Who is looked back on, from when, why, and what triggered it."""
 
@@ -81,25 +95,5 @@ class LookbackCase(BaseAggregate[UUID]):
         self.actor = actor
 
     @classmethod
-    def open(
-        cls,
-        *,
-        case_id: str,
-        donor_id: str,
-        reason: str,
-        since: datetime,
-        until: datetime,
-        trigger_din: str | None,
-        actor: str,
-    ) -> LookbackCase:
-        return cls._create(
-            LookbackOpened,
-            id=case_aggregate_id(case_id),
-            case_id=case_id,
-            donor_id=donor_id,
-            reason=reason,
-            since=since,
-            until=until,
-            trigger_din=trigger_din,
-            actor=actor,
-        )
+    def open(cls, request: CaseRequest) -> LookbackCase:
+        return cls._create(LookbackOpened, id=case_aggregate_id(request.case_id), **vars(request))

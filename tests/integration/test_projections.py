@@ -9,8 +9,7 @@ import pytest
 
 from ledger.domain.facts import ReportedFact
 from ledger.domain.inventory import AlertPolicy
-from ledger.domain.lookback import automatic_case_id
-from ledger.lookback import CaseRequest
+from ledger.domain.lookback import CaseRequest, automatic_case_id
 from ledger.readmodels import ReadModels
 from ledger.store import StoreURL
 from projections import queries
