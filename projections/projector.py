@@ -3,7 +3,8 @@
 The library's SQLite recorder has no push subscription, so the projector
 polls: it selects the next page of notifications after the position its view
 has recorded, turns the aggregates the page touched into rows (as of that
-page: each aggregate is read at the highest version the page contains), and
+page: each aggregate at the highest version the page contains, advanced in
+memory by the page's events — see :mod:`projections.aggregates`), and
 writes the rows with the page's tracking record in one transaction.
 Reading each aggregate *as of the page* makes the tables after any page a
 function of the log prefix alone — the same whether built incrementally, in
@@ -15,7 +16,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from uuid import UUID
 
 from eventsourcing.persistence import Notification, Tracking
 
@@ -23,6 +23,7 @@ from ledger.application import BloodLedger
 from ledger.domain.donation import Donation
 from ledger.domain.lookback import LookbackCase
 from ledger.domain.unit import BloodUnit
+from projections.aggregates import KeptAggregates
 from projections.rows import case_row, donation_row, unit_rows
 from projections.store import Changes, LedgerView
 
@@ -42,12 +43,14 @@ class Projector:
         ledger: BloodLedger,
         view: LedgerView,
         *,
-        page_size: int = 500,
+        page_size: int = 2000,
         after_page: AfterPage | None = None,
+        keep: int = 5000,
     ) -> None:
         self.ledger = ledger
         self.view = view
         self.page_size = page_size
+        self.kept = KeptAggregates(ledger, keep)
         self.after_page = after_page
         self.upstream = ledger.name
 
@@ -88,6 +91,7 @@ class Projector:
     def rebuild(self, progress: Progress | None = None) -> int:
         """Empty the read models and build them again from the first notification."""
         self.view.reset(self.upstream)
+        self.kept.clear()
         return self.catch_up(progress)
 
     def run(
@@ -115,13 +119,9 @@ class Projector:
         return applied
 
     def _apply(self, page: Sequence[Notification]) -> list[Donation]:
-        versions: dict[UUID, int] = {}
-        for notification in page:
-            versions[UUID(str(notification.originator_id))] = notification.originator_version
         changes = Changes()
         donations: list[Donation] = []
-        for aggregate_id, version in versions.items():
-            aggregate: object = self.ledger.repository.get(aggregate_id, version=version)
+        for aggregate in self.kept.advance(page):
             if isinstance(aggregate, BloodUnit):
                 changes.units.append(unit_rows(aggregate))
             elif isinstance(aggregate, Donation):

@@ -136,14 +136,19 @@ class LedgerView(TrackingRecorder):
     def _replace_units(self, cursor: Any, units: Sequence[UnitRows]) -> None:
         if not units:
             return
-        ids = [{"unit_id": rows.unit_id} for rows in units]
+        ids = [rows.unit_id for rows in units]
         for table in UNIT_TABLES:
-            cursor.executemany(self.sql(f"DELETE FROM {{{table}}} WHERE unit_id = :unit_id"), ids)
+            self._delete(cursor, table, "unit_id", ids)
         self._insert(cursor, "units", [rows.unit for rows in units])
         self._insert(cursor, "available", [r for rows in units for r in rows.available])
         self._insert(cursor, "uses", [r for rows in units for r in rows.uses])
         self._insert(cursor, "transfusions", [r for rows in units for r in rows.transfusions])
         self._insert(cursor, "findings", [r for rows in units for r in rows.findings])
+
+    def _delete(self, cursor: Any, table: str, key: str, values: Sequence[str]) -> None:
+        """Delete the rows whose ``key`` is one of ``values``."""
+        statement = self.sql(f"DELETE FROM {{{table}}} WHERE {key} = :value")
+        cursor.executemany(statement, [{"value": value} for value in values])
 
     def _insert(self, cursor: Any, table: str, rows: Sequence[Row]) -> None:
         if rows:
@@ -156,7 +161,7 @@ class LedgerView(TrackingRecorder):
 
     def _upsert(self, cursor: Any, table: str, key: str, rows: Sequence[Row]) -> None:
         if rows:
-            cursor.executemany(self.sql(f"DELETE FROM {{{table}}} WHERE {key} = :{key}"), rows)
+            self._delete(cursor, table, key, [row[key] for row in rows])
             self._insert(cursor, table, rows)
 
     def select(self, template: str, params: dict[str, Any] | None = None) -> list[Row]:
@@ -198,6 +203,19 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
 
     def _params(self, statement: str) -> str:
         return _PARAM.sub(r"%(\1)s", statement)
+
+    def _delete(self, cursor: Any, table: str, key: str, values: Sequence[str]) -> None:
+        """One statement for a whole page (SQLite has no arrays: one per key there)."""
+        cursor.execute(f"DELETE FROM {self._table(table)} WHERE {key} = ANY(%s)", (list(values),))
+
+    def _insert(self, cursor: Any, table: str, rows: Sequence[Row]) -> None:
+        """``COPY``: about twice as fast as ``executemany`` for a page's rows."""
+        if rows:
+            columns = list(rows[0])
+            statement = f"COPY {self._table(table)} ({', '.join(columns)}) FROM STDIN"
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
 
     def _delete_tracking(self, cursor: Any, upstream: str) -> None:
         table = sql.Identifier(self.datastore.schema, self.tracking_table_name)

@@ -27,13 +27,21 @@ def open_models(path: Path) -> ReadModels:
     cuts=st.lists(st.integers(min_value=1, max_value=len(FACTS) - 1), max_size=6, unique=True),
     resent=st.lists(st.sampled_from(FACTS), max_size=4),
     stop_after_pages=st.integers(min_value=0, max_value=20),
+    keep=st.sampled_from([1, 3, 5000]),
 )
 def test_incremental_equals_rebuild_and_resume_changes_nothing(
-    arrival: list[ReportedFact], cuts: list[int], resent: list[ReportedFact], stop_after_pages: int
+    arrival: list[ReportedFact],
+    cuts: list[int],
+    resent: list[ReportedFact],
+    stop_after_pages: int,
+    keep: int,
 ) -> None:
+    """``keep``: how many aggregates the projector keeps in memory (1: nearly every
+    page reads its aggregates back from the store)."""
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "ledger.db"
         with open_models(path) as models:
+            models.projector.kept.size = keep
             stream = [*arrival, *resent]
             start = 0
             for cut in [*sorted(cuts), len(stream)]:
@@ -52,3 +60,17 @@ def test_incremental_equals_rebuild_and_resume_changes_nothing(
             restarted.projector.catch_up()
             assert dump(restarted) == incremental
             assert restarted.projector.lag() == 0
+
+
+def test_a_rebuild_reads_nothing_back_when_it_can_keep_the_aggregates(tmp_path: Path) -> None:
+    with open_models(tmp_path / "ledger.db") as models:
+        models.ledger.record(FACTS)
+        models.projector.catch_up()
+        expected = dump(models)
+        models.projector.kept.reads = 0
+        models.projector.rebuild()
+        assert models.projector.kept.reads == 0
+        models.projector.kept.size = 1
+        models.projector.rebuild()
+        assert models.projector.kept.reads > 0
+        assert dump(models) == expected
