@@ -3,11 +3,20 @@
 Each store size is filled through the same code path as real events
 (``BloodLedger.record`` with the facts the Avro codec decodes to), without
 Kafka, then projected; the busiest donor and patient are traced.
+
+One size alone (the 10M-event store takes about half an hour to fill here)::
+
+    python -m benchmarks.queries --records 4800000
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import latencies_ms
@@ -18,13 +27,28 @@ from ledger.store import StoreURL
 from projections import queries
 
 
-def fill(store: StoreURL, records: int, batch: int = 2000) -> ReadModels:
+def fill(store: StoreURL, records: int, batch: int = 2000, progress: bool = False) -> ReadModels:
     models = ReadModels(store)
     facts = history(records, seed=records)
+    started = time.monotonic()
     for start in range(0, len(facts), batch):
         models.ledger.record(facts[start : start + batch])
-    models.projector.catch_up()
+        if progress and (start // batch) % 100 == 0:
+            _say(f"recorded {start + batch:,} of {len(facts):,} facts", started)
+    models.projector.catch_up(progress=_projected(started) if progress else None)
     return models
+
+
+def _say(text: str, started: float) -> None:
+    print(f"[{time.monotonic() - started:7.0f} s] {text}", file=sys.stderr, flush=True)
+
+
+def _projected(started: float) -> Any:
+    def report(position: int, head: int) -> None:
+        if position % 200_000 < 2000 or position == head:
+            _say(f"projected {position:,} of {head:,} events", started)
+
+    return report
 
 
 def measure(models: ReadModels, repeats: int = 200) -> dict[str, Any]:
@@ -53,3 +77,28 @@ def measure(models: ReadModels, repeats: int = 200) -> dict[str, Any]:
             **latencies_ms(lambda: queries.trace_patient(view, patient["patient_id"]), repeats),
         },
     }
+
+
+def main() -> None:
+    from benchmarks.__main__ import RESULTS, machine, pg_stores
+
+    parser = argparse.ArgumentParser(description="history and trace latency at one store size")
+    parser.add_argument("--records", type=int, required=True)
+    parser.add_argument("--repeats", type=int, default=200)
+    args = parser.parse_args()
+    with pg_stores(1) as [store]:
+        started = time.monotonic()
+        models = fill(store, args.records, progress=True)
+        filled_s = round(time.monotonic() - started)
+        try:
+            result = {"machine": machine(), "records": args.records, "fill_seconds": filled_s}
+            result.update(measure(models, args.repeats))
+        finally:
+            models.close()
+    out = RESULTS / f"queries-{args.records}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
