@@ -16,7 +16,6 @@ import json
 import random
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import latencies_ms

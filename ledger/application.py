@@ -24,9 +24,9 @@ from eventsourcing.utils import EnvType
 
 from ledger.adapters.recorders import Checkpoint, LedgerRecorder, POPOLedgerRecorder
 from ledger.adapters.transcoder import OrjsonTranscoder
-from ledger.domain.donation import Donation, donation_id, record_fact
+from ledger.domain.donation import Donation, donation_id, record_fact, unit_record
 from ledger.domain.facts import ReportedFact
-from ledger.domain.unit import BloodUnit, unit_id
+from ledger.domain.unit import BloodUnit, UnitRecord, unit_id
 from ledger.store import StoreURL
 
 
@@ -58,16 +58,11 @@ class _BatchWorkspace:
         self._absent: set[UUID] = set()
 
     def prefetch(self, facts: Sequence[ReportedFact]) -> None:
-        """Read, in two queries, the donations of a batch not kept in memory, then their units."""
-        donations = {donation_id(f.din) for f in facts} - self._app.recent.keys()
-        self._read(donations)
-        units = {
-            unit_id(d.din, code)
-            for d in self._aggregates.values()
-            if isinstance(d, Donation)
-            for code in d.product_codes
+        """Read, in one query, the donations and units of a batch not kept in memory."""
+        wanted = {donation_id(f.din) for f in facts} | {
+            unit_id(f.din, f.product_code) for f in facts if f.product_code is not None
         }
-        self._read(units - self._app.recent.keys() - self._aggregates.keys())
+        self._read(wanted - self._app.recent.keys())
 
     def _read(self, ids: set[UUID]) -> None:
         found = self._app.load_many(sorted(ids))
@@ -182,14 +177,15 @@ class BloodLedger(Application[UUID]):
         while len(self.recent) > self.cache_size:
             self.recent.popitem(last=False)
 
-    def load_many(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, Donation | BloodUnit]:
-        """Several aggregates from one query (those with no events are simply absent)."""
+    def load_many(self, aggregate_ids: Sequence[UUID], up_to: int | None = None) -> dict[UUID, Any]:
+        """Several aggregates from one query (those with no events are simply absent),
+        optionally as they stood at notification ``up_to``."""
         if not aggregate_ids:
             return {}
         recorder = self.recorder
         assert isinstance(recorder, LedgerRecorder)
         found: dict[UUID, Any] = {}
-        for stored in recorder.select_streams(aggregate_ids):
+        for stored in recorder.select_streams(aggregate_ids, up_to):
             event = self.mapper.to_domain_event(stored)
             found[event.originator_id] = fold(found.get(event.originator_id), [event])
         return found
@@ -208,11 +204,13 @@ class BloodLedger(Application[UUID]):
         found = self.load(donation_id(din))
         return found if isinstance(found, Donation) else None
 
-    def units_of(self, din: str, product_code: str | None = None) -> list[BloodUnit]:
-        """The units of a donation (or the one named), in order of first appearance."""
+    def units_of(self, din: str, product_code: str | None = None) -> list[UnitRecord]:
+        """The units of a donation (or the one named), in order of first appearance,
+        each with its donation's facts."""
         donation = self.donation(din)
         if donation is None:
             return []
         codes = [product_code] if product_code else donation.product_codes
-        units = [self.load(unit_id(din, code)) for code in codes]
-        return [unit for unit in units if isinstance(unit, BloodUnit)]
+        found = self.load_many([unit_id(din, code) for code in codes])
+        units = [found.get(unit_id(din, code)) for code in codes]
+        return [unit_record(u, donation) for u in units if isinstance(u, BloodUnit)]

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.domain.events import Fact
-from ledger.domain.unit import BloodUnit
+from ledger.domain.unit import UnitRecord
 from ledger.domain.unit_state import in_occurred_order
 
 
@@ -39,7 +39,7 @@ def fact_json(fact: Fact) -> dict[str, Any]:
     return entry
 
 
-def unit_json(unit: BloodUnit, as_of: datetime | None = None) -> dict[str, Any]:
+def unit_json(unit: UnitRecord, as_of: datetime | None = None) -> dict[str, Any]:
     facts = [f for f in in_occurred_order(unit.facts) if as_of is None or f.occurred_at <= as_of]
     state = unit.state(as_of)
     return {
@@ -59,7 +59,7 @@ def unit_json(unit: BloodUnit, as_of: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def history_json(units: Sequence[BloodUnit], as_of: datetime | None = None) -> dict[str, Any]:
+def history_json(units: Sequence[UnitRecord], as_of: datetime | None = None) -> dict[str, Any]:
     """The ``history --json`` document."""
     document: dict[str, Any] = {"units": [unit_json(unit, as_of) for unit in units]}
     if as_of is not None:

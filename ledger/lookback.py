@@ -98,13 +98,20 @@ class Lookbacks:
         )
 
     def open_for_reactive(self, donations: Sequence[Donation]) -> None:
-        """The ledger's own policy: a reactive donation with a known donor opens a case."""
+        """The ledger's own policy: a reactive donation with a known donor opens a case.
+
+        Called again whenever the projector changes the donation or its units
+        (a page can end inside the batch that brought them), so a unit of the
+        case that comes to light later is quarantined too; opening is idempotent.
+        """
         for donation in donations:
             request = self._automatic_request(donation)
-            if request is None or self.ledger.load(case_aggregate_id(request.case_id)) is not None:
+            if request is None:
                 continue
+            new = self.ledger.load(case_aggregate_id(request.case_id)) is None
             quarantined = self.open(request, catch_up=False)
-            log.info("lookback %s opened: %d units quarantined", request.case_id, quarantined)
+            if new or quarantined:
+                log.info("lookback %s: %d units quarantined", request.case_id, quarantined)
 
     def _automatic_request(self, donation: Donation) -> CaseRequest | None:
         collected = _first(donation.facts, EventType.DonationCollected)

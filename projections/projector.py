@@ -20,16 +20,18 @@ from collections.abc import Callable, Sequence
 from eventsourcing.persistence import Notification, Tracking
 
 from ledger.application import BloodLedger
-from ledger.domain.donation import Donation
+from ledger.domain.donation import Donation, donation_id, unit_record
 from ledger.domain.lookback import LookbackCase
-from ledger.domain.unit import BloodUnit
+from ledger.domain.unit import BloodUnit, unit_id
 from projections.aggregates import KeptAggregates
 from projections.rows import case_row, donation_row, unit_rows
 from projections.store import Changes, LedgerView
 
 log = logging.getLogger("bloodledger.projector")
 
-#: Called after each page with the donations it touched (for policies such as lookback).
+#: Called after each page with the donations whose rows (or whose units' rows) it changed,
+#: for policies such as lookback. A page may end inside a batch, so a policy sees each
+#: donation again on every page that changes it or its units.
 AfterPage = Callable[[Sequence[Donation]], None]
 #: Called with (position, head) as a catch-up advances.
 Progress = Callable[[int, int], None]
@@ -71,6 +73,7 @@ class Projector:
         """Apply every notification not yet applied; returns how many were applied."""
         applied = 0
         position = self.position()
+        self.kept.follow_from(position)
         head = self.head()
         while stop is None or not stop():
             page = self.ledger.recorder.select_notifications(
@@ -91,7 +94,6 @@ class Projector:
     def rebuild(self, progress: Progress | None = None) -> int:
         """Empty the read models and build them again from the first notification."""
         self.view.reset(self.upstream)
-        self.kept.clear()
         return self.catch_up(progress)
 
     def run(
@@ -119,15 +121,22 @@ class Projector:
         return applied
 
     def _apply(self, page: Sequence[Notification]) -> list[Donation]:
+        """Rows of every aggregate the page touched — and of the units whose
+        donation it touched, since a unit's rows fold its donation's facts."""
         changes = Changes()
-        donations: list[Donation] = []
-        for aggregate in self.kept.advance(page):
-            if isinstance(aggregate, BloodUnit):
-                changes.units.append(unit_rows(aggregate))
-            elif isinstance(aggregate, Donation):
-                changes.donations.append(donation_row(aggregate))
-                donations.append(aggregate)
-            elif isinstance(aggregate, LookbackCase):
-                changes.cases.append(case_row(aggregate))
+        touched = self.kept.advance(page)
+        donations = {a.din: a for a in touched if isinstance(a, Donation)}
+        units = {a.id: a for a in touched if isinstance(a, BloodUnit)}
+        wanted = {donation_id(u.din) for u in units.values() if u.din not in donations}
+        wanted |= {unit_id(d.din, code) for d in donations.values() for code in d.product_codes}
+        for aggregate in self.kept.as_of_position(wanted - units.keys()).values():
+            if isinstance(aggregate, Donation):
+                donations.setdefault(aggregate.din, aggregate)
+            elif isinstance(aggregate, BloodUnit):
+                units[aggregate.id] = aggregate
+        for unit in units.values():
+            changes.units.append(unit_rows(unit_record(unit, donations.get(unit.din))))
+        changes.donations = [donation_row(a) for a in touched if isinstance(a, Donation)]
+        changes.cases = [case_row(a) for a in touched if isinstance(a, LookbackCase)]
         self.view.apply(changes, Tracking(self.upstream, page[-1].id))
-        return donations
+        return list(donations.values())

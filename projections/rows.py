@@ -17,7 +17,7 @@ from typing import Any
 from ledger.domain.donation import Donation
 from ledger.domain.events import is_reactive
 from ledger.domain.lookback import LookbackCase
-from ledger.domain.unit import BloodUnit
+from ledger.domain.unit import UnitRecord
 from ledger.domain.unit_state import Status, UnitState, in_occurred_order, timeline
 from ledger.domain.vocabulary import EventType
 
@@ -51,7 +51,7 @@ class UnitRows:
     findings: list[Row] = field(default_factory=list)
 
 
-def unit_rows(unit: BloodUnit) -> UnitRows:
+def unit_rows(unit: UnitRecord) -> UnitRows:
     states = timeline(unit.din, unit.product_code, unit.facts)
     final = states[-1][1] if states else unit.state()
     unit_id = unit.id.hex
@@ -89,7 +89,7 @@ def unit_rows(unit: BloodUnit) -> UnitRows:
     return rows
 
 
-def _unit_row(unit_id: str, unit: BloodUnit, state: UnitState, production: str | None) -> Row:
+def _unit_row(unit_id: str, unit: UnitRecord, state: UnitState, production: str | None) -> Row:
     case_ids = [
         f.case_id  # type: ignore[attr-defined]
         for f in unit.facts
@@ -136,7 +136,7 @@ def _available_intervals(unit_id: str, states: list[tuple[datetime, UnitState]])
     return rows
 
 
-def _uses(unit_id: str, unit: BloodUnit, state: UnitState, production: str | None) -> list[Row]:
+def _uses(unit_id: str, unit: UnitRecord, state: UnitState, production: str | None) -> list[Row]:
     """Demand: a hospital uses a unit when it starts transfusing it; a blood
     centre when it issues a unit it produced."""
     ordered = in_occurred_order(unit.facts)

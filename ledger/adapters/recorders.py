@@ -104,21 +104,28 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
             c.execute(self._select, {"key": key})
             return _checkpoint(key, c.fetchone())
 
-    def select_streams(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
-        """Every event of the given streams, in one query per 500 ids."""
+    def select_streams(
+        self, originator_ids: Sequence[UUID], up_to: int | None = None
+    ) -> list[StoredEvent]:
+        """Every event of the given streams (notified by ``up_to``), one query per 500 ids."""
         found: list[StoredEvent] = []
+        limit = "" if up_to is None else f"AND rowid <= {int(up_to)} "
         with self.datastore.transaction(commit=False) as c:
             for start in range(0, len(originator_ids), 500):
                 chunk = [i.hex for i in originator_ids[start : start + 500]]
                 marks = ",".join("?" * len(chunk))
                 statement = (
                     "SELECT originator_id, originator_version, topic, state "
-                    f"FROM {self.events_table_name} WHERE originator_id IN ({marks}) "
+                    f"FROM {self.events_table_name} WHERE originator_id IN ({marks}) {limit}"
                     "ORDER BY originator_id, originator_version"
                 )
                 c.execute(statement, chunk)
                 found += [_stored(UUID(row[0]), row) for row in c.fetchall()]
         return found
+
+
+#: ``bigint``'s largest value: "no limit" for a notification id.
+_NO_LIMIT = 2**63 - 1
 
 
 class PostgresLedgerRecorder(PostgresProcessRecorder):
@@ -136,7 +143,8 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
         ).format(events)
         self._select_streams = sql.SQL(
             "SELECT originator_id, originator_version, topic, state FROM {} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+            "WHERE originator_id = ANY(%s) AND notification_id <= %s "
+            "ORDER BY originator_id, originator_version"
         ).format(events)
         create = f"CREATE TABLE IF NOT EXISTS {table} ({_COLUMNS})"
         self.sql_create_statements.append(sql.Composed([sql.SQL(create)]))
@@ -174,10 +182,13 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             curs.execute(self._select, {"key": key})
             return _checkpoint(key, curs.fetchone())
 
-    def select_streams(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
-        """Every event of the given streams, in one query."""
+    def select_streams(
+        self, originator_ids: Sequence[UUID], up_to: int | None = None
+    ) -> list[StoredEvent]:
+        """Every event of the given streams (notified by ``up_to``), in one query."""
+        last = _NO_LIMIT if up_to is None else up_to
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(self._select_streams, (list(originator_ids),))
+            curs.execute(self._select_streams, (list(originator_ids), last))
             return [_stored(row["originator_id"], row) for row in curs.fetchall()]
 
 
@@ -205,7 +216,12 @@ class POPOLedgerRecorder(POPOProcessRecorder):
         with self._database_lock:
             return self._checkpoints.get(key)
 
-    def select_streams(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+    def select_streams(
+        self, originator_ids: Sequence[UUID], up_to: int | None = None
+    ) -> list[StoredEvent]:
+        if up_to is not None:
+            msg = "the in-memory store keeps no notification log to read as of"
+            raise NotImplementedError(msg)
         return [event for i in originator_ids for event in self.select_events(i)]
 
 

@@ -22,7 +22,7 @@ from ledger.demo.generator import DemoConfig, DemoStream, generate
 from ledger.domain.din import check_character
 from ledger.domain.facts import ReportedFact
 from ledger.domain.inventory import GREEN, AlertPolicy
-from ledger.domain.unit import BloodUnit
+from ledger.domain.unit import UnitRecord
 from ledger.domain.unit_state import UnitState
 from ledger.history import history_json, history_text
 from ledger.ingest import IngestCounters, Ingestor, IngestSettings
@@ -64,7 +64,7 @@ def _fresh_store(url: str) -> StoreURL:
     return store
 
 
-def _summary(ledger: BloodLedger, stream: DemoStream) -> list[BloodUnit]:
+def _summary(ledger: BloodLedger, stream: DemoStream) -> list[UnitRecord]:
     dins = list(dict.fromkeys(f.din for f in stream.facts))
     units = [unit for din in dins for unit in ledger.units_of(din)]
     statuses = collections.Counter(unit.state().status for unit in units)
@@ -87,9 +87,9 @@ def _transfused_cleanly(state: UnitState) -> bool:
     return state.status == "TRANSFUSED" and not state.flags
 
 
-def _examples(units: list[BloodUnit]) -> list[BloodUnit]:
+def _examples(units: list[UnitRecord]) -> list[UnitRecord]:
     """One reactive unit, one with a rule breach, one transfused cleanly."""
-    picks: list[BloodUnit] = []
+    picks: list[UnitRecord] = []
     for wanted in (_is_reactive, _has_breach, _transfused_cleanly):
         found = next((u for u in units if wanted(u.state()) and u not in picks), None)
         if found is not None:

@@ -1,15 +1,19 @@
-"""The ``BloodUnit`` aggregate: one per DIN + product code.
+"""The ``BloodUnit`` aggregate (one per DIN + product code) and ``UnitRecord``.
 
-Its stream holds every fact about the unit, including the donation-level
-facts of its donation (see :mod:`ledger.domain.donation` for why they are
-copied in). The aggregate only keeps facts; what they mean — status,
-location, flags — is the pure fold in :mod:`ledger.domain.unit_state`.
+A unit's stream holds the facts about that unit; the facts about its
+donation as a whole (collection, test results) live once, in the donation's
+stream (:mod:`ledger.domain.donation`). A ``UnitRecord`` puts the two
+together: the unit as investigators and read models see it. Aggregates only
+keep facts; what they mean — status, location, flags — is the pure fold in
+:mod:`ledger.domain.unit_state`.
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -56,25 +60,19 @@ class BloodUnit(BaseAggregate[UUID]):
         self.event_ids.add(fact.event_id)
 
     def record(self, fact: ReportedFact) -> bool:
-        """Record a reported fact; False if its ``event_id`` is already here.
-
-        A REACTIVE infectious-marker result makes the unit quarantine itself:
-        the ledger appends a ``UnitQuarantined`` of its own, whose event id
-        is derived from the result's so that it, too, is recorded only once.
-        """
+        """Record a reported fact; False if its ``event_id`` is already here."""
         if fact.event_id in self.event_ids:
             return False
-        self._trigger(fact)
-        if _is_reactive(fact):
-            self._trigger(self._ledger_quarantine(fact))
+        self.trigger_event(FACT_CLASSES[fact.event_type], **fact_kwargs(fact))
         return True
 
-    def state(self, as_of: datetime | None = None) -> UnitState:
-        """The unit's state now, or as of a past moment (facts occurred by then)."""
-        return evaluate(self.din, self.product_code, self.facts, as_of)
+    def quarantine_for(self, result: ReportedFact) -> bool:
+        """The ledger quarantines the unit for a REACTIVE result of its donation.
 
-    def _trigger(self, fact: ReportedFact) -> None:
-        self.trigger_event(FACT_CLASSES[fact.event_type], **fact_kwargs(fact))
+        The ``UnitQuarantined`` is the ledger's own fact; its event id is
+        derived from the result's, so it, too, is recorded only once.
+        """
+        return self.record(self._ledger_quarantine(result))
 
     def _ledger_quarantine(self, result: ReportedFact) -> ReportedFact:
         return ReportedFact(
@@ -92,7 +90,38 @@ class BloodUnit(BaseAggregate[UUID]):
         )
 
 
-def _is_reactive(fact: ReportedFact) -> bool:
+def is_reactive_result(fact: ReportedFact) -> bool:
+    """A REACTIVE infectious-marker result: it quarantines every unit of the donation."""
     return fact.event_type == EventType.TestResultRecorded and is_reactive_marker(
         fact.payload.get("test"), fact.payload.get("result")
     )
+
+
+@dataclass(frozen=True)
+class UnitRecord:
+    """A unit as investigators and read models see it: its own facts and its
+    donation's, one timeline, folded together into its state."""
+
+    unit: BloodUnit
+    donation_facts: Sequence[Fact]
+
+    @property
+    def id(self) -> UUID:
+        return self.unit.id
+
+    @property
+    def din(self) -> str:
+        return self.unit.din
+
+    @property
+    def product_code(self) -> str:
+        return self.unit.product_code
+
+    @functools.cached_property
+    def facts(self) -> list[Fact]:
+        """Both streams' facts, in the order the ledger recorded them."""
+        return sorted([*self.donation_facts, *self.unit.facts], key=lambda f: f.timestamp)
+
+    def state(self, as_of: datetime | None = None) -> UnitState:
+        """The unit's state now, or as of a past moment (facts occurred by then)."""
+        return evaluate(self.din, self.product_code, self.facts, as_of)

@@ -159,6 +159,23 @@ def test_trace_from_a_din_both_ways(models: ReadModels) -> None:
     assert document["recipients"] == []
 
 
+@pytest.mark.parametrize("page_size", [1, 2, 3, 5, 8, 13, 2000])
+def test_the_automatic_lookback_is_complete_wherever_a_page_ends(
+    sqlite_url: str, page_size: int
+) -> None:
+    """A page can end inside the batch that brought a reactive result and the
+    units it concerns; the case must still quarantine every unit in stock."""
+    with ReadModels(StoreURL.parse(sqlite_url), clock=lambda: T, page_size=page_size) as models:
+        models.ledger.record(story())
+        models.projector.catch_up()
+        report = models.lookbacks.report(automatic_case_id(D2))
+        assert report is not None
+        assert {(u["din"], u["product_code"]) for u in report["units_quarantined"]} == {
+            (D1, PLASMA),
+            (D2, RBC),
+        }
+
+
 def test_a_reactive_donation_opens_a_lookback_by_itself(models: ReadModels) -> None:
     report = models.lookbacks.report(automatic_case_id(D2))
     assert report is not None

@@ -15,6 +15,7 @@ from ledger.application import BloodLedger
 from ledger.domain.facts import ReportedFact
 from ledger.domain.unit import LEDGER_ACTOR
 from ledger.domain.unit_state import UnitState
+from ledger.domain.vocabulary import DONATION_LEVEL
 from tests.builders import HOSPITAL, PLASMA, RBC, Timeline, at
 
 
@@ -70,6 +71,25 @@ def test_as_of_replays_only_facts_that_had_occurred(
     record(ledger, timeline.facts)
     past = state(ledger, timeline, hour=hour)
     assert (past.status, past.facility) == (status, facility)
+
+
+def test_donation_facts_are_stored_once_yet_every_unit_folds_them(ledger: BloodLedger) -> None:
+    timeline = Timeline()
+    collected = timeline.collected()
+    timeline.produced(product_code=RBC)
+    result = timeline.tested(hour=4, test="HIV_NAT", result="NONREACTIVE")
+    record(ledger, timeline.facts)
+    later = Timeline(din=timeline.din)
+    later.produced(hour=5, product_code=PLASMA, component="PLASMA")
+    record(ledger, later.facts)
+
+    for code in (RBC, PLASMA):
+        [unit] = ledger.units_of(timeline.din, code)
+        assert {collected.event_id, result.event_id} <= {f.event_id for f in unit.facts}
+        assert not any(f.EVENT_TYPE in DONATION_LEVEL for f in unit.unit.facts), code
+    donation = ledger.donation(timeline.din)
+    assert donation is not None
+    assert [f.event_id for f in donation.facts] == [collected.event_id, result.event_id]
 
 
 def test_reactive_marker_quarantines_every_component_including_later_ones(
