@@ -73,9 +73,15 @@ class Lookbacks:
         if catch_up:
             self.projector.catch_up()
         _, units = queries.donor_units(self.view, request.donor_id, request.since, request.until)
-        facts = [self._quarantine(request, unit) for unit in units if unit["status"] in IN_STOCK]
+        facts = [
+            self._quarantine(request, unit)
+            for unit in units
+            if unit["status"] in IN_STOCK and request.case_id not in unit["case_ids"].split(",")
+        ]
         existing = self.ledger.load(case_aggregate_id(request.case_id))
         case = None if existing is not None else LookbackCase.open(request)
+        if not facts and case is None:
+            return 0
         outcome = self.ledger.record(facts, also=[case] if case else [])
         if catch_up:
             self.projector.catch_up()

@@ -31,11 +31,18 @@ class OrjsonTranscoder(JSONTranscoder):
 
     def _decoded(self, value: Any) -> Any:
         """Innermost first, as ``json``'s ``object_hook`` would see them."""
-        if isinstance(value, dict):
+        if type(value) is dict:
             for key, item in value.items():
-                if isinstance(item, dict | list):
+                if type(item) is dict and _is_flat_transcoding(item):
+                    value[key] = self._decode_obj(item)  # a datetime, say: no need to descend
+                elif type(item) is dict or type(item) is list:
                     value[key] = self._decoded(item)
-            return self._decode_obj(value)
-        if isinstance(value, list):
+            return self._decode_obj(value) if "_type_" in value else value
+        if type(value) is list:
             return [self._decoded(item) for item in value]
         return value
+
+
+def _is_flat_transcoding(item: dict[str, Any]) -> bool:
+    data = item.get("_data_")
+    return "_type_" in item and type(data) is not dict and type(data) is not list

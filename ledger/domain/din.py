@@ -8,6 +8,7 @@ character is ISO/IEC 7064 MOD 37-2 over those 13 characters
 
 from __future__ import annotations
 
+import functools
 import re
 
 CHECK_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*"
@@ -25,6 +26,7 @@ class InvalidDIN(ValueError):
     """
 
 
+@functools.lru_cache(maxsize=65536)  # a donation's ~20 facts share one DIN
 def check_character(din: str) -> str:
     """Return the MOD 37-2 keyboard check character of a 13-character DIN."""
     total = 0
