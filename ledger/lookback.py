@@ -63,6 +63,7 @@ class Lookbacks:
         self.view = projector.view
         self.window = timedelta(days=window_days)
         self.clock = clock
+        self._cases: set[str] = set()
 
     def open(self, request: CaseRequest, *, catch_up: bool = True) -> int:
         """Open (or re-open) a case; returns how many units it newly quarantined.
@@ -72,20 +73,26 @@ class Lookbacks:
         """
         if catch_up:
             self.projector.catch_up()
+        quarantined = self._open(request, self._case_exists(request.case_id))
+        if catch_up:
+            self.projector.catch_up()
+        return quarantined
+
+    def _open(self, request: CaseRequest, exists: bool) -> int:
         _, units = queries.donor_units(self.view, request.donor_id, request.since, request.until)
-        facts = [
-            self._quarantine(request, unit)
-            for unit in units
-            if unit["status"] in IN_STOCK and request.case_id not in unit["case_ids"].split(",")
-        ]
-        existing = self.ledger.load(case_aggregate_id(request.case_id))
-        case = None if existing is not None else LookbackCase.open(request)
+        facts = [self._quarantine(request, unit) for unit in units if _needs(request, unit)]
+        case = None if exists else LookbackCase.open(request)
         if not facts and case is None:
             return 0
         outcome = self.ledger.record(facts, also=[case] if case else [])
-        if catch_up:
-            self.projector.catch_up()
+        self._cases.add(request.case_id)
         return outcome.facts - outcome.duplicates
+
+    def _case_exists(self, case_id: str) -> bool:
+        """Cases are never removed, so one that was seen once is remembered."""
+        if case_id not in self._cases and self.ledger.load(case_aggregate_id(case_id)):
+            self._cases.add(case_id)
+        return case_id in self._cases
 
     def _quarantine(self, request: CaseRequest, unit: Row) -> ReportedFact:
         return ReportedFact(
@@ -103,20 +110,28 @@ class Lookbacks:
             },
         )
 
-    def open_for_reactive(self, donations: Sequence[Donation]) -> None:
+    def open_for_reactive(self, donations: Sequence[Donation], units: Sequence[Row]) -> None:
         """The ledger's own policy: a reactive donation with a known donor opens a case.
 
         Called again whenever the projector changes the donation or its units
         (a page can end inside the batch that brought them), so a unit of the
-        case that comes to light later is quarantined too; opening is idempotent.
+        case that comes to light later is quarantined too. ``units`` are the
+        unit rows the page wrote: an open case is only looked at again when
+        one of its trigger donation's units is in stock and not yet quarantined.
         """
+        by_din: dict[str, list[Row]] = {}
+        for unit in units:
+            by_din.setdefault(unit["din"], []).append(unit)
         for donation in donations:
             request = self._automatic_request(donation)
             if request is None:
                 continue
-            new = self.ledger.load(case_aggregate_id(request.case_id)) is None
-            quarantined = self.open(request, catch_up=False)
-            if new or quarantined:
+            exists = self._case_exists(request.case_id)
+            changed = by_din.get(donation.din, [])
+            if exists and not any(_needs(request, unit) for unit in changed):
+                continue
+            quarantined = self._open(request, exists)
+            if not exists or quarantined:
                 log.info("lookback %s: %d units quarantined", request.case_id, quarantined)
 
     def _automatic_request(self, donation: Donation) -> CaseRequest | None:
@@ -146,6 +161,11 @@ class Lookbacks:
         return _report(
             case, donations, units, queries.recipients_of(self.view, [u["unit_id"] for u in units])
         )
+
+
+def _needs(request: CaseRequest, unit: Row) -> bool:
+    """A unit in stock that the case has not quarantined yet."""
+    return unit["status"] in IN_STOCK and request.case_id not in unit["case_ids"].split(",")
 
 
 def _first(facts: Sequence[Fact], event_type: str) -> Fact | None:

@@ -25,7 +25,7 @@ class ReadModels:
         *,
         lookback_window_days: int = DEFAULT_WINDOW_DAYS,
         clock: Clock | None = None,
-        page_size: int = 2000,
+        page_size: int = 5000,
     ) -> None:
         self.ledger = BloodLedger.open(store)
         self.view: LedgerView = open_view(store)

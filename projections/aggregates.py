@@ -45,7 +45,7 @@ class KeptAggregates:
         """Every aggregate the page touches, as of the page's last notification."""
         touched: dict[UUID, list[Notification]] = {}
         for notification in page:
-            touched.setdefault(UUID(str(notification.originator_id)), []).append(notification)
+            touched.setdefault(_uuid(notification.originator_id), []).append(notification)
         advanced = [self._advance(key, events) for key, events in touched.items()]
         self.position = page[-1].id
         self._trim()
@@ -82,3 +82,8 @@ class KeptAggregates:
     def _trim(self) -> None:
         while len(self._kept) > self.size:
             self._kept.popitem(last=False)
+
+
+def _uuid(value: object) -> UUID:
+    """PostgreSQL hands back ``UUID`` objects, SQLite hex strings."""
+    return value if isinstance(value, UUID) else UUID(str(value))

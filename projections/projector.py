@@ -24,15 +24,15 @@ from ledger.domain.donation import Donation, donation_id, unit_record
 from ledger.domain.lookback import LookbackCase
 from ledger.domain.unit import BloodUnit, unit_id
 from projections.aggregates import KeptAggregates
-from projections.rows import case_row, donation_row, unit_rows
+from projections.rows import Row, case_row, donation_row, unit_rows
 from projections.store import Changes, LedgerView
 
 log = logging.getLogger("bloodledger.projector")
 
-#: Called after each page with the donations whose rows (or whose units' rows) it changed,
-#: for policies such as lookback. A page may end inside a batch, so a policy sees each
-#: donation again on every page that changes it or its units.
-AfterPage = Callable[[Sequence[Donation]], None]
+#: Called after each page with the donations whose rows (or whose units' rows) it changed
+#: and the ``units`` rows it wrote, for policies such as lookback. A page may end inside a
+#: batch, so a policy sees each donation again on every page that changes it or its units.
+AfterPage = Callable[[Sequence[Donation], Sequence[Row]], None]
 #: Called with (position, head) as a catch-up advances.
 Progress = Callable[[int, int], None]
 
@@ -45,7 +45,7 @@ class Projector:
         ledger: BloodLedger,
         view: LedgerView,
         *,
-        page_size: int = 2000,
+        page_size: int = 5000,
         after_page: AfterPage | None = None,
         keep: int = 5000,
     ) -> None:
@@ -81,11 +81,11 @@ class Projector:
             )
             if not page:
                 break
-            donations = self._apply(page)
+            donations, units = self._apply(page)
             applied += len(page)
             position = page[-1].id
             if self.after_page is not None and donations:
-                self.after_page(donations)
+                self.after_page(donations, units)
             if progress is not None:
                 head = max(head, position)
                 progress(position, head)
@@ -120,7 +120,7 @@ class Projector:
                 time.sleep(poll_s)
         return applied
 
-    def _apply(self, page: Sequence[Notification]) -> list[Donation]:
+    def _apply(self, page: Sequence[Notification]) -> tuple[list[Donation], list[Row]]:
         """Rows of every aggregate the page touched — and of the units whose
         donation it touched, since a unit's rows fold its donation's facts."""
         changes = Changes()
@@ -139,4 +139,4 @@ class Projector:
         changes.donations = [donation_row(a) for a in touched if isinstance(a, Donation)]
         changes.cases = [case_row(a) for a in touched if isinstance(a, LookbackCase)]
         self.view.apply(changes, Tracking(self.upstream, page[-1].id))
-        return list(donations.values())
+        return list(donations.values()), [rows.unit for rows in changes.units]

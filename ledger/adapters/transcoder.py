@@ -33,8 +33,8 @@ class OrjsonTranscoder(JSONTranscoder):
         """Innermost first, as ``json``'s ``object_hook`` would see them."""
         if type(value) is dict:
             for key, item in value.items():
-                if type(item) is dict and _is_flat_transcoding(item):
-                    value[key] = self._decode_obj(item)  # a datetime, say: no need to descend
+                if type(item) is dict and self._is_flat(item):
+                    value[key] = self.names[item["_type_"]].decode(item["_data_"])  # a datetime
                 elif type(item) is dict or type(item) is list:
                     value[key] = self._decoded(item)
             return self._decode_obj(value) if "_type_" in value else value
@@ -42,7 +42,12 @@ class OrjsonTranscoder(JSONTranscoder):
             return [self._decoded(item) for item in value]
         return value
 
-
-def _is_flat_transcoding(item: dict[str, Any]) -> bool:
-    data = item.get("_data_")
-    return "_type_" in item and type(data) is not dict and type(data) is not list
+    def _is_flat(self, item: dict[str, Any]) -> bool:
+        """``{"_type_": <a registered name>, "_data_": <not a container>}``."""
+        data = item.get("_data_")
+        return (
+            len(item) == 2
+            and item.get("_type_") in self.names
+            and type(data) is not dict
+            and type(data) is not list
+        )

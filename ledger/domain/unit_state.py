@@ -285,17 +285,22 @@ class _Evaluation:
     # -- result -------------------------------------------------------------
 
     def status(self) -> str:
-        checks: tuple[tuple[bool, str], ...] = (
-            (self.discarded, Status.DISCARDED),
-            (self.transfusion_completed, Status.TRANSFUSED),
-            (self.transfusion_started, Status.IN_TRANSFUSION),
-            (self.holder is not None, Status.DISPENSED),
-            (self.in_transit_to is not None, Status.IN_TRANSIT),
-            (bool(self.quarantine_reasons), Status.QUARANTINED),
-            (self.produced and self.released, Status.AVAILABLE),
-            (self.produced, Status.PRODUCED),
-        )
-        return next((status for condition, status in checks if condition), Status.NOT_PRODUCED)
+        """The first status whose condition holds, in this order of precedence."""
+        if self.discarded:
+            return Status.DISCARDED
+        if self.transfusion_completed:
+            return Status.TRANSFUSED
+        if self.transfusion_started:
+            return Status.IN_TRANSFUSION
+        if self.holder is not None:
+            return Status.DISPENSED
+        if self.in_transit_to is not None:
+            return Status.IN_TRANSIT
+        if self.quarantine_reasons:
+            return Status.QUARANTINED
+        if self.produced:
+            return Status.AVAILABLE if self.released else Status.PRODUCED
+        return Status.NOT_PRODUCED
 
     def result(self) -> UnitState:
         flags = tuple(dict.fromkeys(f.flag for f in self.findings))

@@ -88,7 +88,7 @@ def test_ingest_with_projections_then_every_query_command(
 
 
 def test_rebuild_killed_midway_then_resumed_by_project(sqlite_url: str) -> None:
-    stream = generate(DemoConfig(days=30, hospitals=2, seed=3))  # several pages of 2,000
+    stream = generate(DemoConfig(days=70, hospitals=2, seed=3))  # several pages of 5,000
     with ReadModels(StoreURL.parse(sqlite_url)) as models:
         models.ledger.record(list(stream.facts))
         models.projector.catch_up()
