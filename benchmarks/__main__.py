@@ -29,6 +29,7 @@ from benchmarks import ingest, memory, projection, queries, scaleout
 from benchmarks.workload import encoded, history
 from ledger.adapters.broker import EmbeddedBroker, ensure_topics
 from ledger.adapters.kafka import dlq_topic, publish
+from ledger.runtime import tune_garbage_collector
 from ledger.store import StoreURL
 
 PG = os.environ.get("BLOODLEDGER_BENCH_PG", "postgresql://root@127.0.0.1:5432/test")
@@ -149,6 +150,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    tune_garbage_collector()  # as the bloodledger commands do
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=3)

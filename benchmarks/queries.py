@@ -22,6 +22,7 @@ from benchmarks.measure import latencies_ms
 from benchmarks.workload import history
 from ledger.history import history_json
 from ledger.readmodels import ReadModels
+from ledger.runtime import tune_garbage_collector
 from ledger.store import StoreURL
 from projections import queries
 
@@ -81,6 +82,7 @@ def measure(models: ReadModels, repeats: int = 200) -> dict[str, Any]:
 def main() -> None:
     from benchmarks.__main__ import RESULTS, machine, pg_stores
 
+    tune_garbage_collector()  # as the bloodledger commands do
     parser = argparse.ArgumentParser(description="history and trace latency at one store size")
     parser.add_argument("--records", type=int, required=True)
     parser.add_argument("--repeats", type=int, default=200)

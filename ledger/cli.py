@@ -12,6 +12,7 @@ from ledger.adapters.kafka import DEFAULT_TOPIC, GroupTimeouts
 from ledger.commands import COMMANDS
 from ledger.domain.inventory import AlertPolicy
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
+from ledger.runtime import tune_garbage_collector
 
 log = logging.getLogger("bloodledger")
 
@@ -205,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    tune_garbage_collector()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
