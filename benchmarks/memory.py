@@ -25,7 +25,6 @@ from typing import Any
 from benchmarks.workload import encoded, history
 from ledger.adapters.broker import EmbeddedBroker, ensure_topics
 from ledger.adapters.kafka import dlq_topic, publish
-from ledger.runtime import tune_garbage_collector
 
 
 def rss_mb(pid: int) -> float | None:
@@ -104,7 +103,6 @@ def peaks(records: int, batch_size: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    tune_garbage_collector()  # as the bloodledger commands do
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=2000)

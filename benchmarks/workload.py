@@ -19,11 +19,18 @@ FACTS_PER_DONATION = 21
 
 
 def history(
-    records: int, *, hospitals: int = 6, donations_per_day: int = 18, seed: int = 99
+    records: int,
+    *,
+    hospitals: int = 6,
+    donations_per_day: int = 18,
+    seed: int = 99,
+    start: datetime | None = None,
 ) -> list[ReportedFact]:
-    """About ``records`` facts (exactly ``records`` when the generator makes enough)."""
+    """About ``records`` facts (exactly ``records`` when the generator makes enough),
+    ending just before now unless ``start`` is given."""
     days = max(1, records // (FACTS_PER_DONATION * donations_per_day) + 2)
-    start = datetime.now(UTC) - timedelta(days=days + 2)  # the codec refuses the future
+    if start is None:
+        start = datetime.now(UTC) - timedelta(days=days + 2)  # the codec refuses the future
     config = DemoConfig(
         start=start, days=days, hospitals=hospitals, donations_per_day=donations_per_day, seed=seed
     )

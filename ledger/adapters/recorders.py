@@ -121,7 +121,8 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
     ) -> list[StoredEvent]:
         """Every event of the given streams (notified by ``up_to``), one query per 500 ids."""
         found: list[StoredEvent] = []
-        limit = "" if up_to is None else f"AND rowid <= {int(up_to)} "
+        # Unary "+" keeps SQLite on the stream index (not a rowid range scan).
+        limit = "" if up_to is None else f"AND +rowid <= {int(up_to)} "
         with self.datastore.transaction(commit=False) as c:
             for start in range(0, len(originator_ids), 500):
                 chunk = [i.hex for i in originator_ids[start : start + 500]]
@@ -134,10 +135,6 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
                 c.execute(statement, chunk)
                 found += [_stored(UUID(row[0]), row) for row in c.fetchall()]
         return found
-
-
-#: ``bigint``'s largest value: "no limit" for a notification id.
-_NO_LIMIT = 2**63 - 1
 
 
 class PostgresLedgerRecorder(PostgresProcessRecorder):
@@ -153,11 +150,16 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
             "RETURNING notification_id"
         ).format(events)
-        self._select_streams = sql.SQL(
+        streams = (
             "SELECT originator_id, originator_version, topic, state FROM {} "
-            "WHERE originator_id = ANY(%s) AND notification_id <= %s "
-            "ORDER BY originator_id, originator_version"
-        ).format(events)
+            "WHERE originator_id = ANY(%s) {}ORDER BY originator_id, originator_version"
+        )
+        self._select_streams = sql.SQL(streams).format(events, sql.SQL(""))
+        # "+ 0" keeps the planner off the notification index: ANDed with the
+        # stream index it reads the whole log's index (O(store) per call).
+        self._select_streams_up_to = sql.SQL(streams).format(
+            events, sql.SQL("AND notification_id + 0 <= %s ")
+        )
         self._select_page = sql.SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
             "WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
@@ -235,9 +237,11 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
         self, originator_ids: Sequence[UUID], up_to: int | None = None
     ) -> list[StoredEvent]:
         """Every event of the given streams (notified by ``up_to``), in one query."""
-        last = _NO_LIMIT if up_to is None else up_to
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(self._select_streams, (list(originator_ids), last))
+            if up_to is None:
+                curs.execute(self._select_streams, (list(originator_ids),))
+            else:
+                curs.execute(self._select_streams_up_to, (list(originator_ids), up_to))
             return [_stored(row["originator_id"], row) for row in curs.fetchall()]
 
 
