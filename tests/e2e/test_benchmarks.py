@@ -23,3 +23,14 @@ def test_the_benchmark_suite_runs_end_to_end(tmp_path: Path) -> None:
     assert results["queries_postgresql"]["3000"]["history"]["p99_ms"] > 0
     assert results["memory"]["ingest"]["peak_rss_mb"] > 0
     assert out.with_suffix(".md").read_text().startswith("Machine:")
+
+
+def test_the_profiles_name_the_hot_path(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "benchmarks.profile", "--records", "3000"]
+    done = subprocess.run(
+        [*command, "--out-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "BloodLedger.record" in (tmp_path / "profile-ingest.txt").read_text()
+    assert "Projector.rebuild" in (tmp_path / "profile-rebuild.txt").read_text()
