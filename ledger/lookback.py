@@ -12,13 +12,11 @@ asked for, so it reflects what is known now.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ledger.application import BloodLedger
-from ledger.domain.donation import Donation
-from ledger.domain.events import Fact, is_reactive
 from ledger.domain.facts import ReportedFact
 from ledger.domain.lookback import (
     CONSUMED,
@@ -63,36 +61,29 @@ class Lookbacks:
         self.view = projector.view
         self.window = timedelta(days=window_days)
         self.clock = clock
-        self._cases: set[str] = set()
 
     def open(self, request: CaseRequest, *, catch_up: bool = True) -> int:
         """Open (or re-open) a case; returns how many units it newly quarantined.
 
         ``catch_up=False`` when called from inside the projector (the policy),
-        whose read models are current up to the page it is processing.
+        whose read models are then current to the end of the log.
         """
         if catch_up:
             self.projector.catch_up()
-        quarantined = self._open(request, self._case_exists(request.case_id))
+        quarantined = self._record(request)
         if catch_up:
             self.projector.catch_up()
         return quarantined
 
-    def _open(self, request: CaseRequest, exists: bool) -> int:
+    def _record(self, request: CaseRequest) -> int:
+        """The case (if new) and a quarantine for each of its units in stock, at once."""
+        exists = self.ledger.load(case_aggregate_id(request.case_id)) is not None
         _, units = queries.donor_units(self.view, request.donor_id, request.since, request.until)
         facts = [self._quarantine(request, unit) for unit in units if _needs(request, unit)]
-        case = None if exists else LookbackCase.open(request)
-        if not facts and case is None:
+        if exists and not facts:
             return 0
-        outcome = self.ledger.record(facts, also=[case] if case else [])
-        self._cases.add(request.case_id)
+        outcome = self.ledger.record(facts, also=[] if exists else [LookbackCase.open(request)])
         return outcome.facts - outcome.duplicates
-
-    def _case_exists(self, case_id: str) -> bool:
-        """Cases are never removed, so one that was seen once is remembered."""
-        if case_id not in self._cases and self.ledger.load(case_aggregate_id(case_id)):
-            self._cases.add(case_id)
-        return case_id in self._cases
 
     def _quarantine(self, request: CaseRequest, unit: Row) -> ReportedFact:
         return ReportedFact(
@@ -110,42 +101,34 @@ class Lookbacks:
             },
         )
 
-    def open_for_reactive(self, donations: Sequence[Donation], units: Sequence[Row]) -> None:
-        """The ledger's own policy: a reactive donation with a known donor opens a case.
+    def open_missing_cases(self) -> bool:
+        """The ledger's own policy: every reactive donation whose donor is known has a case.
 
-        Called again whenever the projector changes the donation or its units
-        (a page can end inside the batch that brought them), so a unit of the
-        case that comes to light later is quarantined too. ``units`` are the
-        unit rows the page wrote: an open case is only looked at again when
-        one of its trigger donation's units is in stock and not yet quarantined.
+        The projector calls it when it reaches the end of the log — the end of
+        a batch, so the read models hold all of the batch's units (a page can
+        end inside a batch). Opening quarantines the donor's units in stock
+        then. A case opens once: projecting the log again finds nothing to do.
+        Returns whether anything was recorded.
         """
-        by_din: dict[str, list[Row]] = {}
-        for unit in units:
-            by_din.setdefault(unit["din"], []).append(unit)
-        for donation in donations:
+        opened = False
+        for donation in queries.reactive_donations_without_case(self.view):
             request = self._automatic_request(donation)
-            if request is None:
-                continue
-            exists = self._case_exists(request.case_id)
-            changed = by_din.get(donation.din, [])
-            if exists and not any(_needs(request, unit) for unit in changed):
-                continue
-            quarantined = self._open(request, exists)
-            if not exists or quarantined:
-                log.info("lookback %s: %d units quarantined", request.case_id, quarantined)
+            quarantined = self.open(request, catch_up=False)
+            log.info("lookback %s opened: %d units quarantined", request.case_id, quarantined)
+            opened = True
+        return opened
 
-    def _automatic_request(self, donation: Donation) -> CaseRequest | None:
-        collected = _first(donation.facts, EventType.DonationCollected)
-        reactive = next((f for f in donation.facts if is_reactive(f)), None)
-        if collected is None or reactive is None:
-            return None  # no donor known yet: the case opens when the collection is reported
+    def _automatic_request(self, donation: Row) -> CaseRequest:
+        collected_at = from_ms(donation["collected_at"])
+        assert collected_at is not None
+        first_test = donation["reactive_tests"].split(",")[0]
         return CaseRequest(
-            case_id=automatic_case_id(donation.din),
-            donor_id=collected.donor_id,  # type: ignore[attr-defined]
-            reason=f"{reactive.test} reactive on donation {donation.din}",  # type: ignore[attr-defined]
-            since=collected.occurred_at - self.window,
-            until=collected.occurred_at,
-            trigger_din=donation.din,
+            case_id=automatic_case_id(donation["din"]),
+            donor_id=donation["donor_id"],
+            reason=f"{first_test} reactive on donation {donation['din']}",
+            since=collected_at - self.window,
+            until=collected_at,
+            trigger_din=donation["din"],
             actor=LEDGER_ACTOR,
         )
 
@@ -166,10 +149,6 @@ class Lookbacks:
 def _needs(request: CaseRequest, unit: Row) -> bool:
     """A unit in stock that the case has not quarantined yet."""
     return unit["status"] in IN_STOCK and request.case_id not in unit["case_ids"].split(",")
-
-
-def _first(facts: Sequence[Fact], event_type: str) -> Fact | None:
-    return next((f for f in facts if event_type == f.EVENT_TYPE), None)
 
 
 def _fate(unit: Row) -> str:

@@ -15,8 +15,8 @@ from projections.store import LedgerView, open_view
 class ReadModels:
     """Ledger, view, projector and lookbacks on one store; a context manager.
 
-    The projector runs the ledger's lookback policy after every page: a
-    reactive donation whose donor is known opens a case by itself.
+    The projector runs the ledger's lookback policy whenever it reaches the
+    end of the log: a reactive donation whose donor is known opens a case by itself.
     """
 
     def __init__(
@@ -33,7 +33,7 @@ class ReadModels:
         self.lookbacks = Lookbacks(
             self.ledger, self.projector, window_days=lookback_window_days, clock=clock or utc_now
         )
-        self.projector.after_page = self.lookbacks.open_for_reactive
+        self.projector.at_head = self.lookbacks.open_missing_cases
 
     def close(self) -> None:
         self.view.datastore.close()  # type: ignore[attr-defined]

@@ -46,38 +46,46 @@ class KeptAggregates:
         touched: dict[UUID, list[Notification]] = {}
         for notification in page:
             touched.setdefault(_uuid(notification.originator_id), []).append(notification)
-        advanced = [self._advance(key, events) for key, events in touched.items()]
         self.position = page[-1].id
+        read = self._read(
+            [key for key, events in touched.items() if not self._follows(key, events)]
+        )
+        advanced: list[Aggregate] = []
+        for key, events in touched.items():
+            aggregate = read.get(key)
+            if aggregate is None:
+                events_now = map(self.ledger.mapper.to_domain_event, events)
+                aggregate = fold(self._kept.pop(key, None), events_now)
+            self._keep(key, aggregate)
+            advanced.append(aggregate)
         self._trim()
         return advanced
 
     def as_of_position(self, keys: Collection[UUID]) -> dict[UUID, Aggregate]:
         """The given aggregates as of the position (absent: none existed by then)."""
         found = {key: self._kept[key] for key in keys if key in self._kept}
-        missing = [key for key in keys if key not in found]
-        if missing:
-            self.reads += len(missing)
-            read = self.ledger.load_many(missing, up_to=self.position)
-            self._kept.update(read)
-            found.update(read)
-        for key in found:
-            self._kept.move_to_end(key)
+        found.update(self._read([key for key in keys if key not in found]))
+        for key, aggregate in found.items():
+            self._keep(key, aggregate)
         self._trim()
         return found
 
-    def _advance(self, key: UUID, events: list[Notification]) -> Aggregate:
-        aggregate = self._kept.pop(key, None)
-        kept_version = 0 if aggregate is None else aggregate.version
-        if kept_version == events[0].originator_version - 1:
-            aggregate = fold(aggregate, map(self.ledger.mapper.to_domain_event, events))
-        else:
-            self.reads += 1
-            aggregate = self.ledger.repository.get(
-                key, version=events[-1].originator_version, projector_func=fold
-            )
-        assert isinstance(aggregate, BaseAggregate)
+    def _follows(self, key: UUID, events: list[Notification]) -> bool:
+        """Whether the kept aggregate (none: version 0) is just before these events."""
+        kept = self._kept.get(key)
+        return (0 if kept is None else kept.version) == events[0].originator_version - 1
+
+    def _read(self, keys: list[UUID]) -> dict[UUID, Aggregate]:
+        """Aggregates from the store as of the position: one query for a page's misses."""
+        if not keys:
+            return {}
+        self.reads += len(keys)
+        found: dict[UUID, Aggregate] = self.ledger.load_many(keys, up_to=self.position)
+        return found
+
+    def _keep(self, key: UUID, aggregate: Aggregate) -> None:
         self._kept[key] = aggregate
-        return aggregate
+        self._kept.move_to_end(key)
 
     def _trim(self) -> None:
         while len(self._kept) > self.size:

@@ -24,15 +24,15 @@ from ledger.domain.donation import Donation, donation_id, unit_record
 from ledger.domain.lookback import LookbackCase
 from ledger.domain.unit import BloodUnit, unit_id
 from projections.aggregates import KeptAggregates
-from projections.rows import Row, case_row, donation_row, unit_rows
+from projections.rows import case_row, donation_row, unit_rows
 from projections.store import Changes, LedgerView
 
 log = logging.getLogger("bloodledger.projector")
 
-#: Called after each page with the donations whose rows (or whose units' rows) it changed
-#: and the ``units`` rows it wrote, for policies such as lookback. A page may end inside a
-#: batch, so a policy sees each donation again on every page that changes it or its units.
-AfterPage = Callable[[Sequence[Donation], Sequence[Row]], None]
+#: Called when a catch-up that applied something reaches the end of the log — the end of
+#: a batch, unlike the end of a page — for policies such as lookback; returns whether it
+#: recorded anything (which is then projected too).
+AtHead = Callable[[], bool]
 #: Called with (position, head) as a catch-up advances.
 Progress = Callable[[int, int], None]
 
@@ -46,14 +46,14 @@ class Projector:
         view: LedgerView,
         *,
         page_size: int = 5000,
-        after_page: AfterPage | None = None,
+        at_head: AtHead | None = None,
         keep: int = 5000,
     ) -> None:
         self.ledger = ledger
         self.view = view
         self.page_size = page_size
         self.kept = KeptAggregates(ledger, keep)
-        self.after_page = after_page
+        self.at_head = at_head
         self.upstream = ledger.name
 
     def position(self) -> int:
@@ -71,7 +71,7 @@ class Projector:
         self, progress: Progress | None = None, stop: Callable[[], bool] | None = None
     ) -> int:
         """Apply every notification not yet applied; returns how many were applied."""
-        applied = 0
+        applied = policy_seen = 0
         position = self.position()
         self.kept.follow_from(position)
         head = self.head()
@@ -79,16 +79,20 @@ class Projector:
             page = self.ledger.recorder.select_notifications(
                 start=position + 1, limit=self.page_size
             )
-            if not page:
+            if page:
+                self._apply(page)
+                applied += len(page)
+                position = page[-1].id
+                if progress is not None:
+                    head = max(head, position)
+                    progress(position, head)
+            if len(page) == self.page_size:
+                continue
+            if self.at_head is None or applied == policy_seen:
                 break
-            donations, units = self._apply(page)
-            applied += len(page)
-            position = page[-1].id
-            if self.after_page is not None and donations:
-                self.after_page(donations, units)
-            if progress is not None:
-                head = max(head, position)
-                progress(position, head)
+            policy_seen = applied
+            if not self.at_head():
+                break
         return applied
 
     def rebuild(self, progress: Progress | None = None) -> int:
@@ -120,7 +124,7 @@ class Projector:
                 time.sleep(poll_s)
         return applied
 
-    def _apply(self, page: Sequence[Notification]) -> tuple[list[Donation], list[Row]]:
+    def _apply(self, page: Sequence[Notification]) -> None:
         """Rows of every aggregate the page touched — and of the units whose
         donation it touched, since a unit's rows fold its donation's facts."""
         changes = Changes()
@@ -139,4 +143,3 @@ class Projector:
         changes.donations = [donation_row(a) for a in touched if isinstance(a, Donation)]
         changes.cases = [case_row(a) for a in touched if isinstance(a, LookbackCase)]
         self.view.apply(changes, Tracking(self.upstream, page[-1].id))
-        return list(donations.values()), [rows.unit for rows in changes.units]

@@ -265,6 +265,14 @@ def recipients_of(view: LedgerView, unit_ids: list[str]) -> list[dict[str, Any]]
     )
 
 
+def reactive_donations_without_case(view: LedgerView) -> list[Row]:
+    """Reactive donations with a known donor that no case was opened for."""
+    return view.select(
+        "SELECT * FROM {donations} d WHERE d.reactive_at IS NOT NULL AND d.donor_id IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM {cases} c WHERE c.trigger_din = d.din) ORDER BY d.din"
+    )
+
+
 def case(view: LedgerView, case_id: str) -> Row | None:
     rows = view.select("SELECT * FROM {cases} WHERE case_id = :c", {"c": case_id})
     return rows[0] if rows else None

@@ -75,7 +75,9 @@ INDEXES: tuple[tuple[str, str], ...] = (
     ("findings", "unit_id"),
     ("findings", "occurred_at"),
     ("donations", "donor_id"),
+    ("donations", "reactive_at"),
     ("cases", "donor_id"),
+    ("cases", "trigger_din"),
 )
 
 #: Tables holding rows of one unit each, keyed by ``unit_id``.
