@@ -12,12 +12,14 @@ One size alone (the 10M-event store takes about half an hour to fill here)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import latencies_ms
@@ -33,11 +35,17 @@ from projections import queries
 SEGMENT_RECORDS = 1_000_000
 
 
-def fill(store: StoreURL, records: int, batch: int = 2000, progress: bool = False) -> ReadModels:
+def fill(
+    store: StoreURL,
+    records: int,
+    batch: int = 2000,
+    progress: bool = False,
+    first_year: int | None = None,
+) -> ReadModels:
     models = ReadModels(store)
     started = time.monotonic()
     done = 0
-    for facts in segments(records):
+    for facts in segments(records, first_year):
         for start in range(0, len(facts), batch):
             models.ledger.record(facts[start : start + batch])
             if progress and (start // batch) % 100 == 0:
@@ -47,20 +55,22 @@ def fill(store: StoreURL, records: int, batch: int = 2000, progress: bool = Fals
     return models
 
 
-def segments(records: int) -> Iterator[list[ReportedFact]]:
+def segments(records: int, first_year: int | None = None) -> Iterator[list[ReportedFact]]:
     """The history to fill, generated a segment at a time so memory stays bounded.
 
-    Up to ``SEGMENT_RECORDS``: one history ending now (the demo's scale). Beyond:
-    a region's decades, one busier calendar year per million records (20
-    hospitals, 150 donations a day), so DINs — which carry the year — never repeat.
+    Up to ``SEGMENT_RECORDS`` (and no ``first_year``): one history ending now
+    (the demo's scale). Otherwise a region's decades: one busier calendar year
+    per million records (20 hospitals, 150 donations a day) from ``first_year``
+    (2000), so DINs — which carry the year — never repeat.
     """
-    if records <= SEGMENT_RECORDS:
+    if records <= SEGMENT_RECORDS and first_year is None:
         yield history(records, seed=records)
         return
     for index, first in enumerate(range(0, records, SEGMENT_RECORDS)):
-        year = datetime(2000 + index, 1, 2, tzinfo=UTC)
+        year = (first_year or 2000) + index
+        start = datetime(year, 1, 2, tzinfo=UTC)
         size = min(SEGMENT_RECORDS, records - first)
-        yield history(size, hospitals=20, donations_per_day=150, seed=index, start=year)
+        yield history(size, hospitals=20, donations_per_day=150, seed=year, start=start)
 
 
 def _say(text: str, started: float) -> None:
@@ -108,19 +118,26 @@ def main() -> None:
 
     tune_garbage_collector()  # as the bloodledger commands do
     parser = argparse.ArgumentParser(description="history and trace latency at one store size")
-    parser.add_argument("--records", type=int, required=True)
+    parser.add_argument("--records", type=int, required=True, help="facts to record first")
     parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--store", help="an existing store to add to and measure (kept)")
+    parser.add_argument("--first-year", type=int, help="year of the first segment added")
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    with pg_stores(1) as [store]:
+    with contextlib.ExitStack() as stack:
+        if args.store:
+            store = StoreURL.parse(args.store)
+        else:
+            [store] = stack.enter_context(pg_stores(1))
         started = time.monotonic()
-        models = fill(store, args.records, progress=True)
+        models = fill(store, args.records, progress=True, first_year=args.first_year)
         filled_s = round(time.monotonic() - started)
         try:
-            result = {"machine": machine(), "records": args.records, "fill_seconds": filled_s}
+            result = {"machine": machine(), "records_added": args.records, "fill_seconds": filled_s}
             result.update(measure(models, args.repeats))
         finally:
             models.close()
-    out = RESULTS / f"queries-{args.records}.json"
+    out = args.out or RESULTS / f"queries-{args.records}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
