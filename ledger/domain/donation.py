@@ -26,6 +26,7 @@ from uuid import UUID
 
 from eventsourcing.domain import BaseAggregate
 
+from ledger.domain.din import RECENT_DINS
 from ledger.domain.events import (
     FACT_CLASSES,
     DonationRegistered,
@@ -38,7 +39,7 @@ from ledger.domain.facts import ReportedFact
 from ledger.domain.unit import NAMESPACE, BloodUnit, UnitRecord, is_reactive_result
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=RECENT_DINS)
 def donation_id(din: str) -> UUID:
     """The stream id of a donation, derived from its DIN."""
     return uuid.uuid5(NAMESPACE, f"donation/{din}")

@@ -19,6 +19,7 @@ from uuid import UUID
 
 from eventsourcing.domain import BaseAggregate
 
+from ledger.domain.din import RECENT_DINS
 from ledger.domain.events import FACT_CLASSES, Fact, UnitRegistered, fact_kwargs
 from ledger.domain.facts import ReportedFact
 from ledger.domain.unit_state import UnitState, evaluate
@@ -31,7 +32,7 @@ NAMESPACE = UUID("6f1c3d2a-8b0e-5c7d-9a4f-2e1b0c9d8a7e")
 LEDGER_ACTOR = "bloodledger"
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4 * RECENT_DINS)
 def unit_id(din: str, product_code: str) -> UUID:
     """The stream id of a unit: derived, so a unit can never be registered twice."""
     return uuid.uuid5(NAMESPACE, f"unit/{din}/{product_code}")
