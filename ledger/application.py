@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.domain import BaseAggregate, CanMutateAggregate
 from eventsourcing.persistence import ProcessRecorder, Tracking, Transcoder
 from eventsourcing.popo import POPOFactory
@@ -133,12 +133,9 @@ class BloodLedger(Application[UUID]):
         assert isinstance(recorder, ProcessRecorder)
         return recorder
 
-    def load(self, aggregate_id: UUID) -> Donation | BloodUnit | None:
-        try:
-            found: Donation | BloodUnit = self.repository.get(aggregate_id, projector_func=fold)
-        except AggregateNotFoundError:
-            return None
-        return found
+    def load(self, aggregate_id: UUID) -> Any:
+        """One aggregate (``None`` if it has no events), read as :meth:`load_many` reads."""
+        return self.load_many([aggregate_id]).get(aggregate_id)
 
     def record(
         self,
