@@ -32,7 +32,7 @@ NAMESPACE = UUID("6f1c3d2a-8b0e-5c7d-9a4f-2e1b0c9d8a7e")
 LEDGER_ACTOR = "bloodledger"
 
 
-@functools.lru_cache(maxsize=4 * RECENT_DINS)
+@functools.lru_cache(maxsize=RECENT_DINS)
 def unit_id(din: str, product_code: str) -> UUID:
     """The stream id of a unit: derived, so a unit can never be registered twice."""
     return uuid.uuid5(NAMESPACE, f"unit/{din}/{product_code}")
