@@ -1,6 +1,7 @@
 """``python -m benchmarks``: the whole benchmark suite, each figure beside its baseline.
 
     python -m benchmarks [--records N] [--runs R] [--sizes 100000,1000000] [--quick]
+        [--hospitals H] [--donations-per-day D] [--repeat-donor-share S] [--days N]
 
 Writes ``benchmarks/results/latest.json`` and ``latest.md`` and prints the table.
 PostgreSQL comes from ``BLOODLEDGER_BENCH_PG`` (default the local ``test``
@@ -19,6 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ import psycopg
 from psycopg import sql
 
 from benchmarks import ingest, memory, projection, queries, scaleout
-from benchmarks.workload import encoded, history
+from benchmarks.workload import Scale, encoded, history
 from ledger.adapters.broker import EmbeddedBroker, ensure_topics
 from ledger.adapters.kafka import dlq_topic, publish
 from ledger.runtime import tune_garbage_collector
@@ -75,8 +77,10 @@ def step(text: str) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine(), "records": args.records, "runs": args.runs}
+    scale = Scale(args.hospitals, args.donations_per_day, args.repeat_donor_share, args.days)
+    results["workload"] = asdict(scale)
     step(f"generating {args.records:,} records")
-    messages = encoded(history(args.records))
+    messages = encoded(history(args.records, scale))
     records = len(messages)
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as work:
         topic = topic_with(broker, messages, 3)
@@ -98,7 +102,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for size in args.sizes:
         with pg_stores(1) as [store]:
             step(f"history and trace latency at {size:,} records")
-            models = queries.fill(store, size)
+            models = queries.fill(store, size, scale=scale)
             try:
                 results["queries_postgresql"][str(size)] = queries.measure(models)
             finally:
@@ -155,6 +159,15 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", default="100000", help="store sizes (records) for query latency")
+    parser.add_argument("--hospitals", type=int, default=Scale.hospitals)
+    parser.add_argument("--donations-per-day", type=int, default=Scale.donations_per_day)
+    parser.add_argument(
+        "--repeat-donor-share",
+        type=float,
+        default=Scale.repeat_donor_share,
+        help="chance an eligible returning donor gives the next donation (fewer, busier donors)",
+    )
+    parser.add_argument("--days", type=int, help="days to simulate (default: what --records needs)")
     parser.add_argument(
         "--memory-records", type=int, default=20_000, help="backlog, 10x a 2,000 batch"
     )

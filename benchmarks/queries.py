@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import latencies_ms
-from benchmarks.workload import history
+from benchmarks.workload import DEFAULT_SCALE, Scale, history
 from ledger.domain.facts import ReportedFact
 from ledger.history import history_json
 from ledger.readmodels import ReadModels
@@ -33,6 +33,8 @@ from projections import queries
 
 #: Above this many records a store is filled one calendar year at a time (``segments``).
 SEGMENT_RECORDS = 1_000_000
+#: The region those years come from: a province's blood centre and its hospitals.
+REGION = Scale(hospitals=20, donations_per_day=150)
 
 
 def fill(
@@ -41,11 +43,12 @@ def fill(
     batch: int = 2000,
     progress: bool = False,
     first_year: int | None = None,
+    scale: Scale = DEFAULT_SCALE,
 ) -> ReadModels:
     models = ReadModels(store)
     started = time.monotonic()
     done = 0
-    for facts in segments(records, first_year):
+    for facts in segments(records, first_year, scale):
         for start in range(0, len(facts), batch):
             models.ledger.record(facts[start : start + batch])
             if progress and (start // batch) % 100 == 0:
@@ -55,22 +58,24 @@ def fill(
     return models
 
 
-def segments(records: int, first_year: int | None = None) -> Iterator[list[ReportedFact]]:
+def segments(
+    records: int, first_year: int | None = None, scale: Scale = DEFAULT_SCALE
+) -> Iterator[list[ReportedFact]]:
     """The history to fill, generated a segment at a time so memory stays bounded.
 
     Up to ``SEGMENT_RECORDS`` (and no ``first_year``): one history ending now
-    (the demo's scale). Otherwise a region's decades: one busier calendar year
+    at ``scale``. Otherwise a region's decades: one busier calendar year
     per million records (20 hospitals, 150 donations a day) from ``first_year``
     (2000), so DINs — which carry the year — never repeat.
     """
     if records <= SEGMENT_RECORDS and first_year is None:
-        yield history(records, seed=records)
+        yield history(records, scale, seed=records)
         return
     for index, first in enumerate(range(0, records, SEGMENT_RECORDS)):
         year = (first_year or 2000) + index
         start = datetime(year, 1, 2, tzinfo=UTC)
         size = min(SEGMENT_RECORDS, records - first)
-        yield history(size, hospitals=20, donations_per_day=150, seed=year, start=start)
+        yield history(size, REGION, seed=year, start=start)
 
 
 def _say(text: str, started: float) -> None:

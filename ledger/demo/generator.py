@@ -71,6 +71,9 @@ class DemoConfig:
     breach_rate: float = 0.03
     #: Share of voluntary donations with one REACTIVE infectious-marker result.
     reactive_rate: float = 0.02
+    #: Chance that an eligible returning donor gives the next donation (more: fewer donors,
+    #: each with more donations).
+    repeat_donor_share: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,6 @@ AUTOLOGOUS_SHARE = 0.03
 APHERESIS_SHARE = 0.09
 CRYO_SHARE = 0.25
 POST_DONATION_INFO_SHARE = 0.01
-REPEAT_DONOR_SHARE = 0.3
 #: Minimum interval between donations (China: 6 months whole blood, 2 weeks apheresis).
 DONATION_INTERVAL: Mapping[str, timedelta] = MappingProxyType(
     {
@@ -704,7 +706,7 @@ def _donor(sim: _Sim, donation: _Donation, group: tuple[str, str] | None) -> tup
     waiting = sim.donors[donation.procedure]
     interval = DONATION_INTERVAL[donation.procedure]
     eligible = group is None and waiting and waiting[0][0] <= donation.collected_at
-    if eligible and sim.chance(REPEAT_DONOR_SHARE):
+    if eligible and sim.chance(sim.config.repeat_donor_share):
         _, serial, donor = heapq.heappop(waiting)
         heapq.heappush(waiting, (donation.collected_at + interval, serial, donor))
         return donor

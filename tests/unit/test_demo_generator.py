@@ -398,3 +398,22 @@ def group_flags(
     if component in CELLULAR and patient_rhd == "NEG" and produced["rhd"] == "POS":
         flags.add(Flag.RHD_INCOMPATIBLE.value)
     return flags
+
+
+def test_the_benchmark_workload_scales_facilities_donors_and_days() -> None:
+    from dataclasses import replace
+
+    from benchmarks.workload import Scale, history
+
+    def donors(facts: list[ReportedFact]) -> set[str]:
+        return {f.payload["donor_id"] for f in facts if f.event_type == "DonationCollected"}
+
+    two_years = Scale(hospitals=2, donations_per_day=4, days=730)  # donors may return
+    loyal = history(10**6, replace(two_years, repeat_donor_share=0.95))
+    casual = history(10**6, replace(two_years, repeat_donor_share=0.0))
+    assert len(donors(loyal)) < len(donors(casual)) * 0.8
+    wide = history(20_000, Scale(hospitals=9, donations_per_day=30))
+    assert len({f.facility for f in wide}) > len({f.facility for f in loyal})
+    week = history(10**6, Scale(days=7))
+    span = max(f.occurred_at for f in week) - min(f.occurred_at for f in week)
+    assert span.days < 40  # 7 days of collections, and what follows them
