@@ -279,10 +279,19 @@ class POPOLedgerRecorder(POPOProcessRecorder):
     def select_streams(
         self, originator_ids: Sequence[UUID], up_to: int | None = None
     ) -> list[StoredEvent]:
-        if up_to is not None:
-            msg = "the in-memory store keeps no notification log to read as of"
-            raise NotImplementedError(msg)
-        return [event for i in originator_ids for event in self.select_events(i)]
+        """Every event of the given streams (notified by ``up_to``).
+
+        The library keeps each stream's versions as positions in one list of
+        all events; a position is its notification id less one.
+        """
+        last = _NO_LIMIT if up_to is None else up_to
+        with self._database_lock:
+            return [
+                self._stored_events[position]
+                for i in originator_ids
+                for position in self._stored_events_index.get(str(i), {}).values()
+                if position < last
+            ]
 
 
 #: The recorders that keep checkpoints (what ``BloodLedger`` may call them on).

@@ -6,6 +6,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.application import BloodLedger
+from ledger.domain.donation import donation_id
+from ledger.domain.unit import unit_id
 from ledger.store import StoreURL
 from tests.builders import RBC, Timeline, din
 from tests.integration.support import stored_facts
@@ -53,3 +55,22 @@ def test_an_aggregate_kept_in_memory_that_another_writer_changed_is_read_again(
     finally:
         first.close()
         other.close()
+
+
+def test_aggregates_are_read_as_they_stood_at_a_notification(ledger: BloodLedger) -> None:
+    """What the projector reads for an aggregate it does not keep (every store)."""
+    first = Timeline(din=din(4))
+    first.collected()
+    first.produced(hour=2)
+    ledger.record(first.facts)
+    position = ledger.recorder.max_notification_id()
+    later = Timeline(din=din(4))
+    later.released(hour=6)
+    ledger.record(later.facts)
+    unit = unit_id(din(4), RBC)
+    ids = [donation_id(din(4)), unit]
+    then, now = ledger.load_many(ids, up_to=position), ledger.load_many(ids)
+    assert [f.EVENT_TYPE for f in then[unit].facts] == ["ComponentProduced"]
+    assert [f.EVENT_TYPE for f in now[unit].facts] == ["ComponentProduced", "UnitReleased"]
+    assert then[ids[0]].version == now[ids[0]].version
+    assert ledger.load_many(ids, up_to=0) == {}
