@@ -45,6 +45,7 @@ def fill(
     first_year: int | None = None,
     scale: Scale = DEFAULT_SCALE,
 ) -> ReadModels:
+    """Record ``records`` generated facts through ``BloodLedger.record``, then project."""
     models = ReadModels(store)
     started = time.monotonic()
     done = 0

@@ -31,7 +31,7 @@ class Scale:
     days: int | None = None
 
 
-#: The demo's proportions.
+#: The benchmarks' default region: six hospitals, 18 donations a day.
 DEFAULT_SCALE = Scale()
 
 

@@ -62,17 +62,11 @@ class Lookbacks:
         self.window = timedelta(days=window_days)
         self.clock = clock
 
-    def open(self, request: CaseRequest, *, catch_up: bool = True) -> int:
-        """Open (or re-open) a case; returns how many units it newly quarantined.
-
-        ``catch_up=False`` when called from inside the projector (the policy),
-        whose read models are then current to the end of the log.
-        """
-        if catch_up:
-            self.projector.catch_up()
+    def open(self, request: CaseRequest) -> int:
+        """Open (or re-open) a case; returns how many units it newly quarantined."""
+        self.projector.catch_up()
         quarantined = self._record(request)
-        if catch_up:
-            self.projector.catch_up()
+        self.projector.catch_up()
         return quarantined
 
     def _record(self, request: CaseRequest) -> int:
@@ -113,7 +107,7 @@ class Lookbacks:
         opened = False
         for donation in queries.reactive_donations_without_case(self.view):
             request = self._automatic_request(donation)
-            quarantined = self.open(request, catch_up=False)
+            quarantined = self._record(request)  # the read models are current: at the head
             log.info("lookback %s opened: %d units quarantined", request.case_id, quarantined)
             opened = True
         return opened

@@ -211,7 +211,7 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
         cursor.execute(f"DELETE FROM {self._table(table)} WHERE {key} = ANY(%s)", (list(values),))
 
     def _insert(self, cursor: Any, table: str, rows: Sequence[Row]) -> None:
-        """``COPY``: about twice as fast as ``executemany`` for a page's rows."""
+        """One ``COPY`` per table and page, not a statement per row."""
         if rows:
             columns = list(rows[0])
             statement = f"COPY {self._table(table)} ({', '.join(columns)}) FROM STDIN"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 from eventsourcing.application import Application
@@ -84,5 +84,4 @@ def test_uuids_are_the_one_type_not_encoded_as_the_library_would() -> None:
     library, ours = transcoders()
     value = {"id": uuid4()}
     assert library.decode(library.encode(value)) == value
-    assert isinstance(ours.decode(ours.encode(value))["id"], str)
-    assert isinstance(value["id"], UUID)
+    assert ours.decode(ours.encode(value)) == {"id": str(value["id"])}
