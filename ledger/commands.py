@@ -147,6 +147,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _broker(args: argparse.Namespace) -> int:
+    import contextlib
     import time
 
     from ledger.adapters.broker import EmbeddedBroker, ensure_topics
@@ -155,11 +156,9 @@ def _broker(args: argparse.Namespace) -> int:
     with EmbeddedBroker(port=args.port) as broker:
         ensure_topics(broker.bootstrap, {args.topic: args.partitions, dlq_topic(args.topic): 1})
         print(f"broker listening on {broker.bootstrap} (memory only); Ctrl-C to stop", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it stops
             while True:
                 time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
     return 0
 
 
