@@ -30,6 +30,8 @@ from tests.integration.support import (
 )
 
 STREAM = DemoConfig(days=28, hospitals=3, donations_per_day=12, seed=11)
+#: Long enough that ten kills (each after some progress) land before the end.
+LONG = DemoConfig(days=70, hospitals=3, donations_per_day=12, seed=11)
 
 
 def publish_with_bad(bootstrap: str, topic: str, facts: tuple[ReportedFact, ...]) -> None:
@@ -65,7 +67,7 @@ def finish(start: StartIngest, bootstrap: str, topic: str, url: str) -> str:
 def test_ten_sigkills_at_random_moments_then_restart(
     broker: EmbeddedBroker, topic: str, pg_url: str, ingest_process: StartIngest
 ) -> None:
-    facts = generate(STREAM).facts
+    facts = generate(LONG).facts
     publish_with_bad(broker.bootstrap, topic, facts)
     chance = random.Random(20261123)
     done = 0
