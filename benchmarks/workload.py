@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ledger.adapters.avro import AvroCodec
-from ledger.demo.generator import DemoConfig, generate
 from ledger.domain.facts import ReportedFact
+from simulator import DemoConfig, generate
 
 #: Facts a day per hospital and per daily donation, observed from the generator.
 FACTS_PER_DONATION = 21

@@ -134,8 +134,8 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from ledger.demo.generator import DemoConfig
     from ledger.demo.run import run_demo
+    from simulator import DemoConfig
 
     config = DemoConfig(
         seed=args.seed,

@@ -9,9 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ledger.domain.inventory import EMERGENCY, GREEN, ORANGE, RED, YELLOW
+from ledger.domain.inventory import AlertLevel
 
-_COLOURS = {YELLOW: "\033[33m", ORANGE: "\033[38;5;208m", RED: "\033[31m", EMERGENCY: "\033[1;31m"}
+_COLOURS = {
+    AlertLevel.YELLOW: "\033[33m",
+    AlertLevel.ORANGE: "\033[38;5;208m",
+    AlertLevel.RED: "\033[31m",
+    AlertLevel.EMERGENCY: "\033[1;31m",
+}
 _RESET = "\033[0m"
 
 
@@ -51,7 +56,7 @@ def inventory_text(rows: Sequence[dict[str, Any]], *, as_of: str, colour: bool) 
             str(r["expiring_72h"]),
             f"{r['daily_use']:.2f}",
             "-" if r["days_of_supply"] is None else f"{r['days_of_supply']:.1f}",
-            r["alert"] if r["alert"] == GREEN else f"!! {r['alert']}",
+            r["alert"] if r["alert"] == AlertLevel.GREEN else f"!! {r['alert']}",
         ]
         for r in rows
     ]
@@ -61,7 +66,7 @@ def inventory_text(rows: Sequence[dict[str, Any]], *, as_of: str, colour: bool) 
             f"{_COLOURS[r['alert']]}{text}{_RESET}" if r["alert"] in _COLOURS else text
             for r, text in zip(rows, lines[2:], strict=True)
         ]
-    alerts = sum(1 for r in rows if r["alert"] != GREEN)
+    alerts = sum(1 for r in rows if r["alert"] != AlertLevel.GREEN)
     return "\n".join([f"Inventory as of {as_of}: {len(rows)} rows, {alerts} in alert", *lines])
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ledger.domain.inventory import GREEN, AlertPolicy, daily_use, days_of_supply
+from ledger.domain.inventory import AlertLevel, AlertPolicy, daily_use, days_of_supply
 from projections.rows import Row, iso_ms, ms
 from projections.store import LedgerView
 
@@ -29,7 +29,7 @@ class InventoryRow:
     expiring_72h: int
     daily_use: float
     days_of_supply: float | None
-    alert: str
+    alert: AlertLevel
     centre: bool
 
     def to_json(self) -> dict[str, Any]:
@@ -239,7 +239,7 @@ def alerts(
         }
         for r in findings
     ]
-    stock = [row for row in inventory(view, at, policy) if row.alert != GREEN]
+    stock = [row for row in inventory(view, at, policy) if row.alert != AlertLevel.GREEN]
     entries.extend({"kind": "INVENTORY", "at": iso_ms(ms(at)), **row.to_json()} for row in stock)
     entries.sort(key=lambda e: e["at"] or "", reverse=True)
     return entries

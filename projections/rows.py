@@ -15,11 +15,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.domain.donation import Donation
-from ledger.domain.events import is_reactive
+from ledger.domain.events import (
+    ComponentProduced,
+    DonationCollected,
+    TestResultRecorded,
+    TransfusionStarted,
+    UnitIssued,
+    UnitQuarantined,
+    facts_of,
+    first_of,
+)
 from ledger.domain.lookback import LookbackCase
 from ledger.domain.unit import UnitRecord
 from ledger.domain.unit_state import Status, UnitState, in_occurred_order, timeline
-from ledger.domain.vocabulary import EventType
 
 Row = dict[str, Any]
 
@@ -55,9 +63,8 @@ def unit_rows(unit: UnitRecord) -> UnitRows:
     states = timeline(unit.din, unit.product_code, unit.facts)
     final = states[-1][1] if states else unit.state()
     unit_id = unit.id.hex
-    production = next(
-        (f.facility for f in unit.facts if EventType.ComponentProduced == f.EVENT_TYPE), None
-    )
+    produced = first_of(unit.facts, ComponentProduced)
+    production = produced.facility if produced else None
     rows = UnitRows(unit_id=unit_id, unit=_unit_row(unit_id, unit, final, production))
     rows.available = _available_intervals(unit_id, states)
     rows.uses = _uses(unit_id, unit, final, production)
@@ -67,12 +74,11 @@ def unit_rows(unit: UnitRecord) -> UnitRows:
             "unit_id": unit_id,
             "din": unit.din,
             "product_code": unit.product_code,
-            "patient_id": f.patient_id,  # type: ignore[attr-defined]
+            "patient_id": f.patient_id,
             "facility": f.facility,
             "transfused_at": ms(f.occurred_at),
         }
-        for f in unit.facts
-        if EventType.TransfusionStarted == f.EVENT_TYPE
+        for f in facts_of(unit.facts, TransfusionStarted)
     ]
     rows.findings = [
         {
@@ -90,11 +96,7 @@ def unit_rows(unit: UnitRecord) -> UnitRows:
 
 
 def _unit_row(unit_id: str, unit: UnitRecord, state: UnitState, production: str | None) -> Row:
-    case_ids = [
-        f.case_id  # type: ignore[attr-defined]
-        for f in unit.facts
-        if EventType.UnitQuarantined == f.EVENT_TYPE and f.case_id  # type: ignore[attr-defined]
-    ]
+    case_ids = [f.case_id for f in facts_of(unit.facts, UnitQuarantined) if f.case_id]
     return {
         "unit_id": unit_id,
         "din": unit.din,
@@ -140,11 +142,8 @@ def _uses(unit_id: str, unit: UnitRecord, state: UnitState, production: str | No
     """Demand: a hospital uses a unit when it starts transfusing it; a blood
     centre when it issues a unit it produced."""
     ordered = in_occurred_order(unit.facts)
-    started = next((f for f in ordered if EventType.TransfusionStarted == f.EVENT_TYPE), None)
-    issued = next(
-        (f for f in ordered if EventType.UnitIssued == f.EVENT_TYPE and f.facility == production),
-        None,
-    )
+    started = first_of(ordered, TransfusionStarted)
+    issued = next((f for f in facts_of(ordered, UnitIssued) if f.facility == production), None)
     base = {"unit_id": unit_id, "component": state.component, "abo": state.abo, "rhd": state.rhd}
     return [
         {**base, "facility": fact.facility, "used_at": ms(fact.occurred_at), "kind": kind}
@@ -154,18 +153,17 @@ def _uses(unit_id: str, unit: UnitRecord, state: UnitState, production: str | No
 
 
 def donation_row(donation: Donation) -> Row:
-    collected = next(
-        (f for f in donation.facts if EventType.DonationCollected == f.EVENT_TYPE), None
-    )
-    reactive = [f for f in in_occurred_order(donation.facts) if is_reactive(f)]
+    collected = first_of(donation.facts, DonationCollected)
+    reactive = facts_of(in_occurred_order(donation.facts), TestResultRecorded)
+    reactive = [f for f in reactive if f.is_reactive_marker]
     return {
         "din": donation.din,
-        "donor_id": collected.donor_id if collected else None,  # type: ignore[attr-defined]
-        "donation_type": collected.donation_type if collected else None,  # type: ignore[attr-defined]
+        "donor_id": collected.donor_id if collected else None,
+        "donation_type": collected.donation_type if collected else None,
         "collected_at": ms(collected.occurred_at) if collected else None,
         "facility": collected.facility if collected else None,
         "reactive_at": ms(reactive[0].occurred_at) if reactive else None,
-        "reactive_tests": ",".join(dict.fromkeys(f.test for f in reactive)),  # type: ignore[attr-defined]
+        "reactive_tests": ",".join(dict.fromkeys(f.test for f in reactive)),
     }
 
 

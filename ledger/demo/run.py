@@ -18,10 +18,9 @@ from ledger.adapters.avro import AvroCodec
 from ledger.adapters.broker import EmbeddedBroker, ensure_topics
 from ledger.adapters.kafka import DEFAULT_TOPIC, dlq_topic, publish
 from ledger.application import BloodLedger
-from ledger.demo.generator import DemoConfig, DemoStream, generate
 from ledger.domain.din import check_character
 from ledger.domain.facts import ReportedFact
-from ledger.domain.inventory import GREEN, AlertPolicy
+from ledger.domain.inventory import AlertLevel, AlertPolicy
 from ledger.domain.unit import UnitRecord
 from ledger.domain.unit_state import UnitState
 from ledger.history import history_json, history_text
@@ -31,6 +30,7 @@ from ledger.readmodels import ReadModels
 from ledger.reports import inventory_text, lookback_text
 from ledger.store import StoreURL
 from projections.queries import inventory
+from simulator import DemoConfig, DemoStream, generate
 
 PARTITIONS = 3
 
@@ -119,7 +119,8 @@ def _read_model_summary(store: StoreURL, last: datetime) -> None:
         models.projector.catch_up(bar)
         bar.finish()
         rows = [r.to_json() for r in inventory(models.view, last, AlertPolicy())]
-        worst = sorted((r for r in rows if r["alert"] != GREEN), key=lambda r: r["days_of_supply"])
+        in_alert = (r for r in rows if r["alert"] != AlertLevel.GREEN)
+        worst = sorted(in_alert, key=lambda r: r["days_of_supply"])
         print(f"\n{len(worst)} of {len(rows)} stock groups in alert; the ten shortest:")
         print(inventory_text(worst[:10], as_of=last.isoformat(), colour=sys.stdout.isatty()))
         cases = [c["case_id"] for c in models.view.select("SELECT case_id FROM {cases}")]

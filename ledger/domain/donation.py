@@ -25,18 +25,10 @@ import uuid
 from typing import Protocol
 from uuid import UUID
 
-from eventsourcing.domain import BaseAggregate
-
 from ledger.domain.din import RECENT_DINS
-from ledger.domain.events import (
-    FACT_CLASSES,
-    DonationRegistered,
-    DonationUnitAdded,
-    Fact,
-    fact_kwargs,
-    is_reactive,
-)
+from ledger.domain.events import DonationRegistered, DonationUnitAdded, Fact, is_reactive
 from ledger.domain.facts import ReportedFact
+from ledger.domain.stream import FactStream
 from ledger.domain.unit import NAMESPACE, BloodUnit, UnitRecord, is_reactive_result
 
 
@@ -46,7 +38,7 @@ def donation_id(din: str) -> UUID:
     return uuid.uuid5(NAMESPACE, f"donation/{din}")
 
 
-class Donation(BaseAggregate[UUID]):
+class Donation(FactStream):
     """A donation: its donation-level facts and the product codes of its units."""
 
     TOPIC = "bloodledger:Donation"
@@ -60,17 +52,6 @@ class Donation(BaseAggregate[UUID]):
     @classmethod
     def register(cls, din: str) -> Donation:
         return cls._create(DonationRegistered, id=donation_id(din), din=din)
-
-    def apply_fact(self, fact: Fact) -> None:
-        self.facts.append(fact)
-        self.event_ids.add(fact.event_id)
-
-    def record(self, fact: ReportedFact) -> bool:
-        """Record a donation-level fact; False if its ``event_id`` is already here."""
-        if fact.event_id in self.event_ids:
-            return False
-        self.trigger_event(FACT_CLASSES[fact.event_type], **fact_kwargs(fact))
-        return True
 
     def add_unit(self, product_code: str) -> None:
         self.trigger_event(DonationUnitAdded, product_code=product_code)

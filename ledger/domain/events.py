@@ -1,47 +1,57 @@
-"""Every stored event class of the ledger, in one place.
+"""Every stored event class of the ledger, one class per contract event type.
 
-Each contract event type has one class here; the class is stored under an
-explicit, stable ``TOPIC`` (``bloodledger:<EventType>``) so that records
-written today stay readable after 30 years of refactoring. Moving or renaming
-a class never changes what is stored; changing its fields needs a
+Each class is stored under an explicit, stable ``TOPIC``
+(``bloodledger:<EventType>``) so that records written today stay readable
+after 30 years of refactoring: moving or renaming a class never changes what
+is stored (``tests/integration/test_stored_compat.py`` reads a store written
+before these classes were written out). Changing a class's fields needs a
 ``class_version`` bump and an ``upcast_vN_vN+1`` method, never a rewrite.
 
-A :class:`Fact` is what an integrating system reported, stored verbatim:
-the envelope's fields plus the payload's. The same class is used whichever
-aggregate's stream the fact is recorded in (donation-level facts are recorded
-in the donation's stream and in each of its units'; see
-:mod:`ledger.domain.donation`).
+A :class:`Fact` is what an integrating system reported, stored verbatim: the
+envelope's fields, then the payload's fields in contract order (the order is
+part of the stored JSON). Enum-valued fields hold the symbol as a plain
+string — the stored form — and compare equal to the members of
+:mod:`ledger.domain.vocabulary`. The same class is used whichever aggregate's
+stream the fact is recorded in (see :mod:`ledger.domain.donation`).
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.domain import AggregateCreated, AggregateEvent
 from eventsourcing.utils import register_topic
 
 from ledger.domain.facts import ReportedFact
-from ledger.domain.vocabulary import is_reactive_marker
+from ledger.domain.vocabulary import EventType, is_reactive_marker
 
-
-def _register(cls: type[Any]) -> None:
-    """Register a class's own explicit ``TOPIC`` (required, unique)."""
-    topic = cls.__dict__.get("TOPIC")
-    if not topic:
-        msg = f"{cls.__qualname__} must define its own explicit TOPIC"
-        raise TypeError(msg)
-    register_topic(topic, cls)
+#: The envelope fields every fact has, before its payload's.
+ENVELOPE_FIELDS: tuple[str, ...] = (
+    "event_id",
+    "occurred_at",
+    "source_system",
+    "facility",
+    "actor",
+    "din",
+    "product_code",
+)
 
 
 class LedgerEvent(AggregateEvent):
-    """Base of every stored ledger event: insists on an explicit topic."""
+    """Base of every stored ledger event: insists on an explicit, unique topic."""
 
     TOPIC = "bloodledger:LedgerEvent"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _register(cls)
+        topic = cls.__dict__.get("TOPIC")
+        if not topic:
+            msg = f"{cls.__qualname__} must define its own explicit TOPIC"
+            raise TypeError(msg)
+        register_topic(topic, cls)
 
 
 class Fact(LedgerEvent):
@@ -49,12 +59,14 @@ class Fact(LedgerEvent):
 
     ``occurred_at`` is real-world time; the library's ``timestamp`` is the
     time the ledger recorded the fact (so both "when it happened" and "when
-    we knew" are kept).
+    the ledger knew" are kept).
     """
 
     TOPIC = "bloodledger:Fact"
-    EVENT_TYPE = ""
-    PAYLOAD_FIELDS = cast("tuple[str, ...]", ())
+    #: The contract's name of this event type (the Avro payload record's name).
+    EVENT_TYPE: ClassVar[EventType]
+    #: The payload's field names, in contract order (set for each subclass).
+    PAYLOAD_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     event_id: str
     occurred_at: datetime
@@ -63,6 +75,12 @@ class Fact(LedgerEvent):
     actor: str | None
     din: str
     product_code: str | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = inspect.get_annotations(cls)  # this class's own fields, in order
+        cls.PAYLOAD_FIELDS = tuple(name for name in own if name not in ENVELOPE_FIELDS)
+        _FACT_CLASSES[cls.EVENT_TYPE] = cls
 
     def apply(self, aggregate: Any) -> None:
         aggregate.apply_fact(self)
@@ -87,91 +105,173 @@ class Fact(LedgerEvent):
         )
 
 
-def _fact_class(event_type: str, fields: dict[str, Any]) -> type[Fact]:
-    """Define the stored class of one contract event type.
+_FACT_CLASSES: dict[str, type[Fact]] = {}
 
-    Defined from a table rather than written out fifteen times: the table
-    below *is* the contract's list of payloads, readable at a glance.
-    """
-    annotations = dict(fields)
-    namespace: dict[str, Any] = {
-        "__annotations__": annotations,
-        "__module__": __name__,
-        "__qualname__": event_type,
-        "TOPIC": f"bloodledger:{event_type}",
-        "EVENT_TYPE": event_type,
-        "PAYLOAD_FIELDS": tuple(fields),
-    }
-    return cast("type[Fact]", type(event_type, (Fact,), namespace))
+# -- donation level (``product_code`` is null) ---------------------------------------
 
 
-_OPT_STR = "str | None"
+class DonationCollected(Fact):
+    """Blood was collected from a donor (a pseudonym) into this donation."""
 
-#: Payload fields of each contract event type, as annotation strings.
-PAYLOAD_FIELDS: dict[str, dict[str, Any]] = {
-    "DonationCollected": {
-        "donor_id": "str",
-        "donation_type": "str",
-        "intended_patient_id": _OPT_STR,
-        "procedure": "str",
-        "volume_ml": "int",
-    },
-    "TestResultRecorded": {"test": "str", "result": "str", "abo": _OPT_STR, "rhd": _OPT_STR},
-    "ComponentProduced": {
-        "component": "str",
-        "volume_ml": "int",
-        "units": "float",
-        "abo": "str",
-        "rhd": "str",
-        "expires_at": "datetime",
-    },
-    "UnitReleased": {},
-    "UnitQuarantined": {"reason": "str", "case_id": _OPT_STR},
-    "UnitDiscarded": {"reason": "str"},
-    "UnitIssued": {"to_facility": "str", "shipment_id": _OPT_STR},
-    "UnitReceived": {"temperature_ok": "bool"},
-    "CrossmatchPerformed": {
-        "patient_id": "str",
-        "patient_abo": "str",
-        "patient_rhd": "str",
-        "sample_id": "str",
-        "sample_collected_at": "datetime",
-        "method": "str",
-        "result": "str",
-    },
-    "UnitDispensed": {"patient_id": "str"},
-    "UnitReturned": {"minutes_out_of_storage": "int"},
-    "TransfusionStarted": {"patient_id": "str", "bedside_check_passed": "bool"},
-    "TransfusionCompleted": {"patient_id": "str", "volume_ml": "int", "outcome": "str"},
-    "AdverseReactionReported": {
-        "patient_id": "str",
-        "category": "str",
-        "severity": "str",
-        "imputability": "str",
-        "onset_at": "datetime",
-    },
-    "TransfusionEvaluated": {"patient_id": "str", "effective": "bool", "note": _OPT_STR},
-}
-
-#: The stored class of each contract event type.
-FACT_CLASSES: dict[str, type[Fact]] = {
-    name: _fact_class(name, fields) for name, fields in PAYLOAD_FIELDS.items()
-}
+    TOPIC = "bloodledger:DonationCollected"
+    EVENT_TYPE = EventType.DonationCollected
+    donor_id: str
+    donation_type: str  # DonationType
+    intended_patient_id: str | None
+    procedure: str  # Procedure
+    volume_ml: int
 
 
-def is_reactive(fact: Fact) -> bool:
-    """A stored REACTIVE infectious-marker result."""
-    return fact.EVENT_TYPE == "TestResultRecorded" and is_reactive_marker(
-        fact.test,  # type: ignore[attr-defined]
-        fact.result,  # type: ignore[attr-defined]
-    )
+class TestResultRecorded(Fact):
+    """A screening or grouping result of the donation."""
+
+    TOPIC = "bloodledger:TestResultRecorded"
+    EVENT_TYPE = EventType.TestResultRecorded
+    test: str  # Test
+    result: str  # TestResult
+    abo: str | None  # ABO, for ABO_RHD
+    rhd: str | None  # RhD, for ABO_RHD
+
+    @property
+    def is_reactive_marker(self) -> bool:
+        """A REACTIVE infectious-marker result: the donation is reactive."""
+        return is_reactive_marker(self.test, self.result)
 
 
-#: Payload fields whose values identify a person (never logged).
-PII_FIELDS: frozenset[str] = frozenset({"donor_id", "intended_patient_id", "patient_id"})
+# -- unit level (DIN + product code) -------------------------------------------------
 
 
-def fact_kwargs(fact: ReportedFact) -> dict[str, Any]:
+class ComponentProduced(Fact):
+    """A component was made from the donation: the unit exists."""
+
+    TOPIC = "bloodledger:ComponentProduced"
+    EVENT_TYPE = EventType.ComponentProduced
+    component: str  # Component
+    volume_ml: int
+    units: float
+    abo: str  # ABO
+    rhd: str  # RhD
+    expires_at: datetime
+
+
+class UnitReleased(Fact):
+    """Testing complete, labelled: the unit is available."""
+
+    TOPIC = "bloodledger:UnitReleased"
+    EVENT_TYPE = EventType.UnitReleased
+
+
+class UnitQuarantined(Fact):
+    """The unit may not be used until released (a reactive donation's never is)."""
+
+    TOPIC = "bloodledger:UnitQuarantined"
+    EVENT_TYPE = EventType.UnitQuarantined
+    reason: str
+    case_id: str | None
+
+
+class UnitDiscarded(Fact):
+    """The unit was destroyed."""
+
+    TOPIC = "bloodledger:UnitDiscarded"
+    EVENT_TYPE = EventType.UnitDiscarded
+    reason: str  # DiscardReason
+
+
+class UnitIssued(Fact):
+    """The unit left ``facility`` for ``to_facility``."""
+
+    TOPIC = "bloodledger:UnitIssued"
+    EVENT_TYPE = EventType.UnitIssued
+    to_facility: str
+    shipment_id: str | None
+
+
+class UnitReceived(Fact):
+    """The unit arrived at ``facility``."""
+
+    TOPIC = "bloodledger:UnitReceived"
+    EVENT_TYPE = EventType.UnitReceived
+    temperature_ok: bool
+
+
+class CrossmatchPerformed(Fact):
+    """The unit was crossmatched against a patient's sample."""
+
+    TOPIC = "bloodledger:CrossmatchPerformed"
+    EVENT_TYPE = EventType.CrossmatchPerformed
+    patient_id: str
+    patient_abo: str  # ABO
+    patient_rhd: str  # RhD
+    sample_id: str
+    sample_collected_at: datetime
+    method: str  # CrossmatchMethod
+    result: str  # CrossmatchResult
+
+
+class UnitDispensed(Fact):
+    """The blood bank handed the unit out for a patient (to a ward)."""
+
+    TOPIC = "bloodledger:UnitDispensed"
+    EVENT_TYPE = EventType.UnitDispensed
+    patient_id: str
+
+
+class UnitReturned(Fact):
+    """The unit came back to the blood bank unused."""
+
+    TOPIC = "bloodledger:UnitReturned"
+    EVENT_TYPE = EventType.UnitReturned
+    minutes_out_of_storage: int
+
+
+class TransfusionStarted(Fact):
+    """The unit was hung for a patient."""
+
+    TOPIC = "bloodledger:TransfusionStarted"
+    EVENT_TYPE = EventType.TransfusionStarted
+    patient_id: str
+    bedside_check_passed: bool
+
+
+class TransfusionCompleted(Fact):
+    """The transfusion ended (completed, or stopped)."""
+
+    TOPIC = "bloodledger:TransfusionCompleted"
+    EVENT_TYPE = EventType.TransfusionCompleted
+    patient_id: str
+    volume_ml: int
+    outcome: str  # TransfusionOutcome
+
+
+class AdverseReactionReported(Fact):
+    """A hemovigilance report of a reaction to the unit."""
+
+    TOPIC = "bloodledger:AdverseReactionReported"
+    EVENT_TYPE = EventType.AdverseReactionReported
+    patient_id: str
+    category: str  # ReactionCategory
+    severity: str  # Severity
+    imputability: str  # Imputability
+    onset_at: datetime
+
+
+class TransfusionEvaluated(Fact):
+    """The post-transfusion evaluation of the unit's effect."""
+
+    TOPIC = "bloodledger:TransfusionEvaluated"
+    EVENT_TYPE = EventType.TransfusionEvaluated
+    patient_id: str
+    effective: bool
+    note: str | None
+
+
+def fact_class(event_type: str) -> type[Fact]:
+    """The stored class of a contract event type (``KeyError`` if there is none)."""
+    return _FACT_CLASSES[event_type]
+
+
+def new_fact_kwargs(fact: ReportedFact) -> dict[str, Any]:
     """Keyword arguments that construct the stored event of a reported fact."""
     kwargs: dict[str, Any] = {
         "event_id": fact.event_id,
@@ -182,9 +282,34 @@ def fact_kwargs(fact: ReportedFact) -> dict[str, Any]:
         "din": fact.din,
         "product_code": fact.product_code,
     }
-    for name in PAYLOAD_FIELDS[fact.event_type]:
+    for name in fact_class(fact.event_type).PAYLOAD_FIELDS:
         kwargs[name] = fact.payload.get(name)
     return kwargs
+
+
+F = TypeVar("F", bound=Fact)
+
+
+def facts_of(facts: Iterable[Fact], kind: type[F]) -> list[F]:
+    """The facts of one class, in the given order."""
+    return [fact for fact in facts if isinstance(fact, kind)]
+
+
+def first_of(facts: Iterable[Fact], kind: type[F]) -> F | None:
+    """The first fact of one class, if any."""
+    return next((fact for fact in facts if isinstance(fact, kind)), None)
+
+
+def is_reactive(fact: Fact) -> bool:
+    """A stored REACTIVE infectious-marker result."""
+    return isinstance(fact, TestResultRecorded) and fact.is_reactive_marker
+
+
+#: Payload fields whose values identify a person (never logged).
+PII_FIELDS: frozenset[str] = frozenset({"donor_id", "intended_patient_id", "patient_id"})
+
+
+# -- the ledger's own aggregates' events ---------------------------------------------
 
 
 class UnitRegistered(AggregateCreated, LedgerEvent):
@@ -203,7 +328,7 @@ class DonationRegistered(AggregateCreated, LedgerEvent):
 
 
 class DonationUnitAdded(LedgerEvent):
-    """A unit of the donation became known: donation facts now fan out to it."""
+    """A unit of the donation became known: its facts now fold the donation's."""
 
     TOPIC = "bloodledger:Donation.UnitAdded"
     product_code: str

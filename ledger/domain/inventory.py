@@ -10,12 +10,17 @@ rules; Shanghai's yellow threshold).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-GREEN = "GREEN"
-YELLOW = "YELLOW"
-ORANGE = "ORANGE"
-RED = "RED"
-EMERGENCY = "EMERGENCY"
+
+class AlertLevel(StrEnum):
+    """How short a stock group is: a hospital's three levels, a centre's emergency."""
+
+    GREEN = "GREEN"
+    YELLOW = "YELLOW"
+    ORANGE = "ORANGE"
+    RED = "RED"
+    EMERGENCY = "EMERGENCY"
 
 
 @dataclass(frozen=True)
@@ -36,20 +41,21 @@ class AlertPolicy:
             msg = "hospital thresholds must satisfy red <= orange <= yellow"
             raise ValueError(msg)
 
-    def level(self, days_of_supply: float | None, *, centre: bool) -> str:
+    def level(self, days_of_supply: float | None, *, centre: bool) -> AlertLevel:
         """The alert level of a row; ``None`` days of supply (no recent use) is GREEN."""
         if days_of_supply is None:
-            return GREEN
+            return AlertLevel.GREEN
         if centre:
-            return EMERGENCY if days_of_supply < self.centre_emergency_days else GREEN
+            short = days_of_supply < self.centre_emergency_days
+            return AlertLevel.EMERGENCY if short else AlertLevel.GREEN
         for threshold, level in (
-            (self.hospital_red_days, RED),
-            (self.hospital_orange_days, ORANGE),
-            (self.hospital_yellow_days, YELLOW),
+            (self.hospital_red_days, AlertLevel.RED),
+            (self.hospital_orange_days, AlertLevel.ORANGE),
+            (self.hospital_yellow_days, AlertLevel.YELLOW),
         ):
             if days_of_supply < threshold:
                 return level
-        return GREEN
+        return AlertLevel.GREEN
 
 
 def daily_use(uses_in_window: int, window_days: int) -> float:

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from eventsourcing.domain import BaseAggregate
-
 from ledger.domain.din import RECENT_DINS
-from ledger.domain.events import FACT_CLASSES, Fact, UnitRegistered, fact_kwargs
+from ledger.domain.events import Fact, UnitRegistered
 from ledger.domain.facts import ReportedFact
+from ledger.domain.stream import FactStream
 from ledger.domain.unit_state import UnitState, evaluate
 from ledger.domain.vocabulary import EventType, is_reactive_marker
 
@@ -38,7 +37,7 @@ def unit_id(din: str, product_code: str) -> UUID:
     return uuid.uuid5(NAMESPACE, f"unit/{din}/{product_code}")
 
 
-class BloodUnit(BaseAggregate[UUID]):
+class BloodUnit(FactStream):
     """A blood unit: the facts reported about it, in recording order."""
 
     TOPIC = "bloodledger:BloodUnit"
@@ -54,18 +53,6 @@ class BloodUnit(BaseAggregate[UUID]):
         return cls._create(
             UnitRegistered, id=unit_id(din, product_code), din=din, product_code=product_code
         )
-
-    def apply_fact(self, fact: Fact) -> None:
-        """Called by :meth:`Fact.apply`, both when recording and on replay."""
-        self.facts.append(fact)
-        self.event_ids.add(fact.event_id)
-
-    def record(self, fact: ReportedFact) -> bool:
-        """Record a reported fact; False if its ``event_id`` is already here."""
-        if fact.event_id in self.event_ids:
-            return False
-        self.trigger_event(FACT_CLASSES[fact.event_type], **fact_kwargs(fact))
-        return True
 
     def quarantine_for(self, result: ReportedFact) -> bool:
         """The ledger quarantines the unit for a REACTIVE result of its donation.

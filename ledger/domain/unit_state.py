@@ -15,16 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
+from ledger.domain import events as e
 from ledger.domain.compatibility import RED_CELL_COMPONENTS, abo_compatible, rhd_compatible
 from ledger.domain.events import Fact
-from ledger.domain.vocabulary import (
-    CrossmatchResult,
-    DonationType,
-    Flag,
-    is_reactive_marker,
-)
+from ledger.domain.vocabulary import CrossmatchResult, DonationType, Flag, Test
 
 #: A crossmatch sample must be collected at most this long before transfusion.
 CROSSMATCH_SAMPLE_VALIDITY = timedelta(days=3)
@@ -32,7 +29,7 @@ CROSSMATCH_SAMPLE_VALIDITY = timedelta(days=3)
 MAX_MINUTES_OUT_OF_STORAGE = 30
 
 
-class Status:
+class Status(StrEnum):
     """Lifecycle statuses, from the furthest along to the earliest."""
 
     DISCARDED = "DISCARDED"
@@ -50,7 +47,7 @@ class Status:
 class Finding:
     """Why a flag was raised: the flag, the fact that showed it, and a PII-free detail."""
 
-    flag: str
+    flag: Flag
     event_id: str
     occurred_at: datetime
     detail: str
@@ -62,7 +59,7 @@ class UnitState:
 
     din: str
     product_code: str
-    status: str
+    status: Status
     facility: str | None
     abo: str | None
     rhd: str | None
@@ -71,7 +68,7 @@ class UnitState:
     expires_at: datetime | None
     holder_patient_id: str | None
     donation_type: str | None
-    flags: tuple[str, ...]
+    flags: tuple[Flag, ...]
     findings: tuple[Finding, ...]
     quarantine_reasons: tuple[str, ...]
     in_transit_to: str | None
@@ -113,8 +110,9 @@ class _Evaluation:
     released: bool = False
     reactive: bool = False
     discarded: bool = False
-    transfusion_started: bool = False
-    transfusion_completed: bool = False
+    #: A transfusion of the unit has started / ended.
+    started: bool = False
+    completed: bool = False
     facility: str | None = None
     in_transit_to: str | None = None
     holder: str | None = None
@@ -134,12 +132,12 @@ class _Evaluation:
 
     # -- flags --------------------------------------------------------------
 
-    def flag(self, flag: str, fact: Fact, detail: str) -> None:
-        self.findings.append(Finding(str(flag), fact.event_id, fact.occurred_at, detail))
+    def flag(self, flag: Flag, fact: Fact, detail: str) -> None:
+        self.findings.append(Finding(flag, fact.event_id, fact.occurred_at, detail))
 
     def check_usable(self, fact: Fact, action: str) -> None:
         """Checks common to every use of the unit (issue, dispense, transfusion)."""
-        used_up = self.transfusion_completed and action != "transfusion"  # else DOUBLE_USE
+        used_up = self.completed and action != "transfusion"  # else DOUBLE_USE
         if not self.produced or self.discarded or used_up:
             self.flag(Flag.UNEXPECTED_SEQUENCE, fact, f"{action} of a unit not in stock")
         if not self.released or self.quarantine_reasons:
@@ -150,92 +148,91 @@ class _Evaluation:
 
     # -- one handler per event type ---------------------------------------
 
-    def donation_collected(self, fact: Fact) -> None:
-        self.donation_type = fact.donation_type  # type: ignore[attr-defined]
-        self.intended_patient_id = fact.intended_patient_id  # type: ignore[attr-defined]
+    def donation_collected(self, fact: e.DonationCollected) -> None:
+        self.donation_type = fact.donation_type
+        self.intended_patient_id = fact.intended_patient_id
 
-    def test_result_recorded(self, fact: Fact) -> None:
-        test, result = fact.test, fact.result  # type: ignore[attr-defined]
-        if test == "ABO_RHD":
-            self.donation_abo = fact.abo  # type: ignore[attr-defined]
-            self.donation_rhd = fact.rhd  # type: ignore[attr-defined]
-        if is_reactive_marker(test, result):
+    def test_result_recorded(self, fact: e.TestResultRecorded) -> None:
+        if fact.test == Test.ABO_RHD:
+            self.donation_abo = fact.abo
+            self.donation_rhd = fact.rhd
+        if fact.is_reactive_marker:
             self.reactive = True
-            self.flag(Flag.REACTIVE_DONATION, fact, f"{test} reactive")
+            self.flag(Flag.REACTIVE_DONATION, fact, f"{fact.test} reactive")
 
-    def component_produced(self, fact: Fact) -> None:
+    def component_produced(self, fact: e.ComponentProduced) -> None:
         if self.produced:
             self.flag(Flag.UNEXPECTED_SEQUENCE, fact, "component produced twice")
         self.produced = True
-        self.component = fact.component  # type: ignore[attr-defined]
-        self.units = fact.units  # type: ignore[attr-defined]
-        self.abo = fact.abo  # type: ignore[attr-defined]
-        self.rhd = fact.rhd  # type: ignore[attr-defined]
-        self.expires_at = fact.expires_at  # type: ignore[attr-defined]
+        self.component = fact.component
+        self.units = fact.units
+        self.abo = fact.abo
+        self.rhd = fact.rhd
+        self.expires_at = fact.expires_at
         self.facility = self.facility or fact.facility
 
-    def unit_released(self, fact: Fact) -> None:
+    def unit_released(self, fact: e.UnitReleased) -> None:
         self.released = True
         if not self.reactive:  # a reactive donation's quarantine cannot be lifted
             self.quarantine_reasons.clear()
 
-    def unit_quarantined(self, fact: Fact) -> None:
-        self.quarantine_reasons.append(fact.reason)  # type: ignore[attr-defined]
+    def unit_quarantined(self, fact: e.UnitQuarantined) -> None:
+        self.quarantine_reasons.append(fact.reason)
 
-    def unit_discarded(self, fact: Fact) -> None:
+    def unit_discarded(self, fact: e.UnitDiscarded) -> None:
         self.discarded = True
 
-    def unit_issued(self, fact: Fact) -> None:
+    def unit_issued(self, fact: e.UnitIssued) -> None:
         self.check_usable(fact, "issue")
-        self.in_transit_to = fact.to_facility  # type: ignore[attr-defined]
+        self.in_transit_to = fact.to_facility
 
-    def unit_received(self, fact: Fact) -> None:
+    def unit_received(self, fact: e.UnitReceived) -> None:
         if self.in_transit_to != fact.facility:
             self.flag(Flag.UNEXPECTED_SEQUENCE, fact, "received where it was not issued to")
         self.facility = fact.facility
         self.in_transit_to = None
-        if not fact.temperature_ok:  # type: ignore[attr-defined]
+        if not fact.temperature_ok:
             self.cold_chain_breach = True
 
-    def crossmatch_performed(self, fact: Fact) -> None:
+    def crossmatch_performed(self, fact: e.CrossmatchPerformed) -> None:
         if not self.produced:
             self.flag(Flag.UNEXPECTED_SEQUENCE, fact, "crossmatch before the unit existed")
         self.crossmatches.append(
             _Crossmatch(
-                patient_id=fact.patient_id,  # type: ignore[attr-defined]
-                patient_abo=fact.patient_abo,  # type: ignore[attr-defined]
-                patient_rhd=fact.patient_rhd,  # type: ignore[attr-defined]
-                sample_collected_at=fact.sample_collected_at,  # type: ignore[attr-defined]
-                compatible=fact.result == CrossmatchResult.COMPATIBLE,  # type: ignore[attr-defined]
+                patient_id=fact.patient_id,
+                patient_abo=fact.patient_abo,
+                patient_rhd=fact.patient_rhd,
+                sample_collected_at=fact.sample_collected_at,
+                compatible=fact.result == CrossmatchResult.COMPATIBLE,
                 occurred_at=fact.occurred_at,
             )
         )
 
-    def unit_dispensed(self, fact: Fact) -> None:
+    def unit_dispensed(self, fact: e.UnitDispensed) -> None:
         self.check_usable(fact, "dispense")
-        self.holder = fact.patient_id  # type: ignore[attr-defined]
+        self.holder = fact.patient_id
 
-    def unit_returned(self, fact: Fact) -> None:
+    def unit_returned(self, fact: e.UnitReturned) -> None:
         self.holder = None
-        if fact.minutes_out_of_storage > MAX_MINUTES_OUT_OF_STORAGE:  # type: ignore[attr-defined]
+        if fact.minutes_out_of_storage > MAX_MINUTES_OUT_OF_STORAGE:
             self.cold_chain_breach = True
 
-    def transfusion_started_(self, fact: Fact) -> None:
-        patient: str = fact.patient_id  # type: ignore[attr-defined]
+    def transfusion_started(self, fact: e.TransfusionStarted) -> None:
+        patient = fact.patient_id
         self.check_usable(fact, "transfusion")
-        if self.transfusion_started:
+        if self.started:
             self.flag(Flag.DOUBLE_USE, fact, "transfusion started a second time")
         if self.expires_at is not None and fact.occurred_at > self.expires_at:
             self.flag(Flag.EXPIRED_USE, fact, "transfusion started after expiry")
-        if not fact.bedside_check_passed:  # type: ignore[attr-defined]
+        if not fact.bedside_check_passed:
             self.flag(Flag.NO_BEDSIDE_CHECK, fact, "bedside check not passed")
         if self.donation_type == DonationType.AUTOLOGOUS and patient != self.intended_patient_id:
             self.flag(Flag.AUTOLOGOUS_MISMATCH, fact, "autologous unit to another patient")
         self.check_compatibility(fact, patient)
-        self.transfusion_started = True
+        self.started = True
         self.holder = patient
 
-    def check_compatibility(self, fact: Fact, patient: str) -> None:
+    def check_compatibility(self, fact: e.TransfusionStarted, patient: str) -> None:
         """ABO/RhD against the patient's group from crossmatch, and the 3-day rule."""
         crossmatches = [
             c
@@ -274,23 +271,23 @@ class _Evaluation:
                 "no compatible crossmatch on a sample of the last 3 days",
             )
 
-    def transfusion_completed_(self, fact: Fact) -> None:
-        if not self.transfusion_started:
+    def transfusion_completed(self, fact: e.TransfusionCompleted) -> None:
+        if not self.started:
             self.flag(Flag.UNEXPECTED_SEQUENCE, fact, "transfusion completed but never started")
-        self.transfusion_completed = True
+        self.completed = True
 
     def noted(self, fact: Fact) -> None:
         """Facts that are kept in the history but do not change the unit's state."""
 
     # -- result -------------------------------------------------------------
 
-    def status(self) -> str:
+    def status(self) -> Status:
         """The first status whose condition holds, in this order of precedence."""
         if self.discarded:
             return Status.DISCARDED
-        if self.transfusion_completed:
+        if self.completed:
             return Status.TRANSFUSED
-        if self.transfusion_started:
+        if self.started:
             return Status.IN_TRANSFUSION
         if self.holder is not None:
             return Status.DISPENSED
@@ -323,22 +320,23 @@ class _Evaluation:
         )
 
 
-_HANDLERS: dict[str, Callable[[_Evaluation, Fact], None]] = {
-    "DonationCollected": _Evaluation.donation_collected,
-    "TestResultRecorded": _Evaluation.test_result_recorded,
-    "ComponentProduced": _Evaluation.component_produced,
-    "UnitReleased": _Evaluation.unit_released,
-    "UnitQuarantined": _Evaluation.unit_quarantined,
-    "UnitDiscarded": _Evaluation.unit_discarded,
-    "UnitIssued": _Evaluation.unit_issued,
-    "UnitReceived": _Evaluation.unit_received,
-    "CrossmatchPerformed": _Evaluation.crossmatch_performed,
-    "UnitDispensed": _Evaluation.unit_dispensed,
-    "UnitReturned": _Evaluation.unit_returned,
-    "TransfusionStarted": _Evaluation.transfusion_started_,
-    "TransfusionCompleted": _Evaluation.transfusion_completed_,
-    "AdverseReactionReported": _Evaluation.noted,
-    "TransfusionEvaluated": _Evaluation.noted,
+#: The handler of each stored fact class: the state machine's transitions, by class.
+_HANDLERS: dict[type[Fact], Callable[[_Evaluation, Any], None]] = {
+    e.DonationCollected: _Evaluation.donation_collected,
+    e.TestResultRecorded: _Evaluation.test_result_recorded,
+    e.ComponentProduced: _Evaluation.component_produced,
+    e.UnitReleased: _Evaluation.unit_released,
+    e.UnitQuarantined: _Evaluation.unit_quarantined,
+    e.UnitDiscarded: _Evaluation.unit_discarded,
+    e.UnitIssued: _Evaluation.unit_issued,
+    e.UnitReceived: _Evaluation.unit_received,
+    e.CrossmatchPerformed: _Evaluation.crossmatch_performed,
+    e.UnitDispensed: _Evaluation.unit_dispensed,
+    e.UnitReturned: _Evaluation.unit_returned,
+    e.TransfusionStarted: _Evaluation.transfusion_started,
+    e.TransfusionCompleted: _Evaluation.transfusion_completed,
+    e.AdverseReactionReported: _Evaluation.noted,
+    e.TransfusionEvaluated: _Evaluation.noted,
 }
 
 
@@ -355,7 +353,7 @@ def evaluate(
     for fact in in_occurred_order(facts):
         if as_of is not None and fact.occurred_at > as_of:
             break
-        _HANDLERS[fact.EVENT_TYPE](evaluation, fact)
+        _HANDLERS[type(fact)](evaluation, fact)
     return evaluation.result()
 
 
@@ -371,7 +369,7 @@ def timeline(
     ordered = in_occurred_order(facts)
     states: list[tuple[datetime, UnitState]] = []
     for index, fact in enumerate(ordered):
-        _HANDLERS[fact.EVENT_TYPE](evaluation, fact)
+        _HANDLERS[type(fact)](evaluation, fact)
         last_at_this_instant = (
             index + 1 == len(ordered) or ordered[index + 1].occurred_at != fact.occurred_at
         )

@@ -9,9 +9,9 @@ import subprocess
 import time
 
 from ledger.adapters.broker import EmbeddedBroker
-from ledger.demo.generator import DemoConfig, generate
 from ledger.readmodels import ReadModels
 from ledger.store import StoreURL
+from simulator import DemoConfig, generate
 from tests.integration.support import cli, publish_facts, run_cli, run_ingest
 from tests.integration.test_projections import D1, D2, T, dump, story
 

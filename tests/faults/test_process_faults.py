@@ -14,11 +14,11 @@ from ledger.adapters.avro import AvroCodec
 from ledger.adapters.broker import EmbeddedBroker, ensure_topics
 from ledger.adapters.kafka import dlq_topic
 from ledger.application import BloodLedger
-from ledger.demo.generator import DemoConfig, generate
 from ledger.demo.run import malformed_messages
 from ledger.domain.facts import ReportedFact
 from ledger.reconcile import reconcile
 from ledger.store import StoreURL
+from simulator import DemoConfig, generate
 from tests.faults.conftest import StartIngest
 from tests.integration.support import (
     expected_facts,

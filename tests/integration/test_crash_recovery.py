@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 
 from ledger.adapters.broker import EmbeddedBroker
-from ledger.demo.generator import DemoConfig, generate
+from simulator import DemoConfig, generate
 from tests.integration.support import (
     offsets_done,
     publish_facts,

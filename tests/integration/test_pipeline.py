@@ -9,10 +9,10 @@ from ledger.adapters.avro import AvroCodec
 from ledger.adapters.broker import EmbeddedBroker
 from ledger.adapters.kafka import publish
 from ledger.application import BloodLedger
-from ledger.demo.generator import DemoConfig, generate
 from ledger.demo.run import malformed_messages
 from ledger.ingest import IngestCounters, Ingestor, IngestSettings
 from ledger.store import StoreURL
+from simulator import DemoConfig, generate
 from tests.builders import RBC, Timeline, din
 from tests.integration.support import (
     expected_facts,

@@ -7,8 +7,8 @@ import collections
 import pytest
 
 from ledger.application import BloodLedger
-from ledger.demo.generator import DemoConfig, generate
 from ledger.store import StoreURL
+from simulator import DemoConfig, generate
 
 
 @pytest.mark.parametrize("seed", [2026, 7, 11])

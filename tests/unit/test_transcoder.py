@@ -13,8 +13,8 @@ from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredEr
 
 from ledger.adapters.transcoder import OrjsonTranscoder
 from ledger.application import BloodLedger
-from ledger.demo.generator import DemoConfig, generate
 from ledger.domain.lookback import CaseRequest, LookbackCase
+from simulator import DemoConfig, generate
 
 
 def transcoders() -> tuple[JSONTranscoder, OrjsonTranscoder]:

@@ -17,16 +17,16 @@ from typing import Any
 
 import pytest
 
-from ledger.demo.generator import (
+from ledger.domain.din import is_fin, validate_din
+from ledger.domain.facts import ReportedFact
+from ledger.domain.vocabulary import DONATION_LEVEL, INFECTIOUS_MARKERS, EventType, Flag
+from simulator import (
     BREACH_FLAGS,
     INJECTED_FLAGS,
     DemoConfig,
     DemoStream,
     generate,
 )
-from ledger.domain.din import is_fin, validate_din
-from ledger.domain.facts import ReportedFact
-from ledger.domain.vocabulary import DONATION_LEVEL, INFECTIOUS_MARKERS, EventType, Flag
 
 Unit = tuple[str, str]
 
