@@ -19,7 +19,8 @@ from uuid import UUID
 from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import Notification
 
-from ledger.application import BloodLedger, fold
+from ledger.domain.stream import fold
+from projections.ports import EventLog
 
 Aggregate = BaseAggregate[UUID]
 
@@ -27,8 +28,8 @@ Aggregate = BaseAggregate[UUID]
 class KeptAggregates:
     """Aggregates as of the projector's position, at most ``size`` of them."""
 
-    def __init__(self, ledger: BloodLedger, size: int) -> None:
-        self.ledger = ledger
+    def __init__(self, log: EventLog, size: int) -> None:
+        self.log = log
         self.size = size
         self.position = 0
         self._kept: OrderedDict[UUID, Aggregate] = OrderedDict()
@@ -54,7 +55,7 @@ class KeptAggregates:
         for key, events in touched.items():
             aggregate = read.get(key)
             if aggregate is None:
-                events_now = map(self.ledger.mapper.to_domain_event, events)
+                events_now = map(self.log.decode, events)
                 aggregate = fold(self._kept.pop(key, None), events_now)
             self._keep(key, aggregate)
             advanced.append(aggregate)
@@ -80,7 +81,7 @@ class KeptAggregates:
         if not keys:
             return {}
         self.reads += len(keys)
-        found: dict[UUID, Aggregate] = self.ledger.load_many(keys, up_to=self.position)
+        found: dict[UUID, Aggregate] = self.log.aggregates(keys, up_to=self.position)
         return found
 
     def _keep(self, key: UUID, aggregate: Aggregate) -> None:

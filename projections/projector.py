@@ -19,15 +19,14 @@ from collections.abc import Callable, Sequence
 
 from eventsourcing.persistence import Notification, Tracking
 
-from ledger.application import BloodLedger
 from ledger.domain.donation import Donation, donation_id, unit_record
 from ledger.domain.lookback import LookbackCase
 from ledger.domain.unit import BloodUnit, unit_id
 from projections.aggregates import KeptAggregates
-from projections.rows import case_row, donation_row, unit_rows
-from projections.store import Changes, LedgerView
+from projections.ports import EventLog, ReadModelStore
+from projections.rows import Changes, case_row, donation_row, unit_rows
 
-log = logging.getLogger("bloodledger.projector")
+logger = logging.getLogger("bloodledger.projector")
 
 #: Called when a catch-up that applied something reaches the end of the log — the end of
 #: a batch, unlike the end of a page — for policies such as lookback; returns whether it
@@ -38,23 +37,23 @@ Progress = Callable[[int, int], None]
 
 
 class Projector:
-    """Keeps one :class:`LedgerView` up to date with one ledger."""
+    """Keeps one store's read models up to date with its log."""
 
     def __init__(
         self,
-        ledger: BloodLedger,
-        view: LedgerView,
+        log: EventLog,
+        view: ReadModelStore,
         *,
         page_size: int = 5000,
         at_head: AtHead | None = None,
         keep: int = 5000,
     ) -> None:
-        self.ledger = ledger
+        self.log = log
         self.view = view
         self.page_size = page_size
-        self.kept = KeptAggregates(ledger, keep)
+        self.kept = KeptAggregates(log, keep)
         self.at_head = at_head
-        self.upstream = ledger.name
+        self.upstream = log.name
 
     def position(self) -> int:
         """The last notification id the view has applied (0 if none)."""
@@ -62,7 +61,7 @@ class Projector:
 
     def head(self) -> int:
         """The store's last notification id (0 if empty)."""
-        return self.ledger.recorder.max_notification_id() or 0
+        return self.log.head()
 
     def lag(self) -> int:
         return max(0, self.head() - self.position())
@@ -76,9 +75,7 @@ class Projector:
         self.kept.follow_from(position)
         head = self.head()
         while stop is None or not stop():
-            page = self.ledger.recorder.select_notifications(
-                start=position + 1, limit=self.page_size
-            )
+            page = self.log.page(position + 1, self.page_size)
             if page:
                 self._apply(page)
                 applied += len(page)
@@ -112,7 +109,7 @@ class Projector:
             now = time.monotonic()
             if done:
                 last_work = now
-                log.info(
+                logger.info(
                     "project: %d events applied, position %d, lag %d",
                     applied,
                     self.position(),

@@ -1,18 +1,21 @@
-"""Questions people ask of the read models: inventory, trace, alerts.
+"""Questions people ask of the read models: inventory, trace, alerts, lookbacks.
 
-Every answer is a few indexed queries over the projection tables; no
-aggregate is replayed to answer.
+Every answer is a few indexed queries over the projection tables (each a
+method of :class:`~projections.ports.ReadModelStore`, whose SQL lives with
+its backend); no aggregate is replayed to answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ledger.domain.instants import iso_ms, ms
 from ledger.domain.inventory import AlertLevel, AlertPolicy, daily_use, days_of_supply
-from projections.rows import Row, iso_ms, ms
-from projections.store import LedgerView
+from projections.ports import ReadModelStore
+from projections.rows import Row
 
 GroupKey = tuple[str, str, str, str]
 
@@ -51,40 +54,13 @@ class InventoryRow:
 
 
 def inventory(
-    view: LedgerView, at: datetime, policy: AlertPolicy, facility: str | None = None
+    view: ReadModelStore, at: datetime, policy: AlertPolicy, facility: str | None = None
 ) -> list[InventoryRow]:
     """Stock per facility x component x ABO x RhD at ``at``, with days of supply and alerts."""
-    t = ms(at)
-    params = {
-        "t": t,
-        "in24": ms(at + timedelta(hours=24)),
-        "in72": ms(at + timedelta(hours=72)),
-        "window_start": ms(at - timedelta(days=policy.window_days)),
-        "facility": facility,
-    }
-    only = "AND facility = :facility" if facility else ""
-    stock = view.select(
-        "SELECT facility, component, abo, rhd, COUNT(*) AS available, SUM(units) AS units, "
-        "SUM(CASE WHEN expires_at <= :in24 THEN 1 ELSE 0 END) AS expiring_24h, "
-        "SUM(CASE WHEN expires_at <= :in72 THEN 1 ELSE 0 END) AS expiring_72h "
-        "FROM {available} WHERE valid_from <= :t AND (valid_to IS NULL OR valid_to > :t) "
-        f"AND (expires_at IS NULL OR expires_at > :t) {only} "
-        "GROUP BY facility, component, abo, rhd",
-        params,
-    )
-    uses = view.select(
-        "SELECT facility, component, abo, rhd, COUNT(*) AS used FROM {uses} "
-        f"WHERE used_at > :window_start AND used_at <= :t {only} "
-        "GROUP BY facility, component, abo, rhd",
-        params,
-    )
-    centres = {
-        r["production_facility"]
-        for r in view.select(
-            "SELECT DISTINCT production_facility FROM {units} WHERE production_facility IS NOT NULL"
-        )
-    }
-    return _inventory_rows(stock, uses, centres, policy)
+    t, in24, in72 = ms(at), ms(at + timedelta(hours=24)), ms(at + timedelta(hours=72))
+    stock = view.stock(t, in24, in72, facility)
+    uses = view.uses(ms(at - timedelta(days=policy.window_days)), t, facility)
+    return _inventory_rows(stock, uses, view.centres(), policy)
 
 
 def _key(row: Row) -> GroupKey:
@@ -117,14 +93,6 @@ def _inventory_rows(
             )
         )
     return rows
-
-
-def _in(column: str, values: list[str]) -> tuple[str, dict[str, Any]]:
-    """An ``IN`` clause with one named parameter per value (empty -> matches nothing)."""
-    if not values:
-        return "1 = 0", {}
-    names = {f"v{i}": v for i, v in enumerate(values)}
-    return f"{column} IN ({', '.join(':' + n for n in names)})", names
 
 
 def _units_json(rows: list[Row]) -> list[dict[str, Any]]:
@@ -168,16 +136,8 @@ def _donations_json(rows: list[Row]) -> list[dict[str, Any]]:
     ]
 
 
-def _by_dins(view: LedgerView, dins: list[str]) -> tuple[list[Row], list[Row], list[Row]]:
-    where, params = _in("din", dins)
-    donations = view.select(
-        f"SELECT * FROM {{donations}} WHERE {where} ORDER BY collected_at, din", params
-    )
-    units = view.select(f"SELECT * FROM {{units}} WHERE {where} ORDER BY din, product_code", params)
-    recipients = view.select(
-        f"SELECT * FROM {{transfusions}} WHERE {where} ORDER BY transfused_at, din", params
-    )
-    return donations, units, recipients
+def _by_dins(view: ReadModelStore, dins: list[str]) -> tuple[list[Row], list[Row], list[Row]]:
+    return view.donations_by_din(dins), view.units_by_din(dins), view.transfusions_by_din(dins)
 
 
 def _trace_document(
@@ -192,41 +152,31 @@ def _trace_document(
     }
 
 
-def trace_donor(view: LedgerView, donor_id: str) -> dict[str, Any]:
+def trace_donor(view: ReadModelStore, donor_id: str) -> dict[str, Any]:
     """Forward: the donor's donations, their units, where each is, who received them."""
-    dins = [
-        r["din"]
-        for r in view.select("SELECT din FROM {donations} WHERE donor_id = :d", {"d": donor_id})
-    ]
+    dins = [r["din"] for r in view.donations_of_donor(donor_id)]
     return _trace_document(*_by_dins(view, dins))
 
 
-def trace_patient(view: LedgerView, patient_id: str) -> dict[str, Any]:
+def trace_patient(view: ReadModelStore, patient_id: str) -> dict[str, Any]:
     """Backward: the units a patient received, their donations and donors."""
-    received = view.select(
-        "SELECT * FROM {transfusions} WHERE patient_id = :p ORDER BY transfused_at",
-        {"p": patient_id},
-    )
+    received = view.transfusions_of_patient(patient_id)
     dins = sorted({r["din"] for r in received})
     donations, units, _ = _by_dins(view, dins)
     unit_ids = {r["unit_id"] for r in received}
     return _trace_document(donations, [u for u in units if u["unit_id"] in unit_ids], received)
 
 
-def trace_din(view: LedgerView, din: str) -> dict[str, Any]:
+def trace_din(view: ReadModelStore, din: str) -> dict[str, Any]:
     """Both ways from a donation: its donor, its units and their recipients."""
     return _trace_document(*_by_dins(view, [din]))
 
 
 def alerts(
-    view: LedgerView, at: datetime, policy: AlertPolicy, since: datetime | None = None
+    view: ReadModelStore, at: datetime, policy: AlertPolicy, since: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Safety flags raised on units, and inventory rows in alert, newest first."""
-    findings = view.select(
-        "SELECT * FROM {findings} WHERE occurred_at >= :since AND occurred_at <= :at "
-        "ORDER BY occurred_at DESC",
-        {"since": ms(since) if since else 0, "at": ms(at)},
-    )
+    findings = view.findings_between(ms(since) or 0, ms(at))
     entries: list[dict[str, Any]] = [
         {
             "kind": "SAFETY_FLAG",
@@ -245,34 +195,24 @@ def alerts(
     return entries
 
 
-def donor_units(
-    view: LedgerView, donor_id: str, since: datetime, until: datetime
-) -> tuple[list[Row], list[Row]]:
-    """A donor's donations collected in [since, until] and their units."""
-    donations = view.select(
-        "SELECT * FROM {donations} WHERE donor_id = :d "
-        "AND collected_at >= :since AND collected_at <= :until ORDER BY collected_at",
-        {"d": donor_id, "since": ms(since), "until": ms(until)},
-    )
-    _, units, _ = _by_dins(view, [r["din"] for r in donations])
-    return donations, units
+class LookbackIndex:
+    """What a lookback finds in the read models (the service layer's ``DonorIndex``)."""
 
+    def __init__(self, view: ReadModelStore) -> None:
+        self.view = view
 
-def recipients_of(view: LedgerView, unit_ids: list[str]) -> list[dict[str, Any]]:
-    where, params = _in("unit_id", unit_ids)
-    return _recipients_json(
-        view.select(f"SELECT * FROM {{transfusions}} WHERE {where} ORDER BY transfused_at", params)
-    )
+    def donor_units(
+        self, donor_id: str, since: datetime, until: datetime
+    ) -> tuple[list[Row], list[Row]]:
+        """A donor's donations collected in [since, until] and their units."""
+        donations = self.view.donations_of_donor(donor_id, ms(since), ms(until))
+        return donations, self.view.units_by_din([r["din"] for r in donations])
 
+    def recipients_of(self, unit_ids: Sequence[str]) -> list[dict[str, Any]]:
+        return _recipients_json(self.view.transfusions_of_units(unit_ids))
 
-def reactive_donations_without_case(view: LedgerView) -> list[Row]:
-    """Reactive donations with a known donor that no case was opened for."""
-    return view.select(
-        "SELECT * FROM {donations} d WHERE d.reactive_at IS NOT NULL AND d.donor_id IS NOT NULL "
-        "AND NOT EXISTS (SELECT 1 FROM {cases} c WHERE c.trigger_din = d.din) ORDER BY d.din"
-    )
+    def reactive_donations_without_case(self) -> list[Row]:
+        return self.view.reactive_donations_without_case()
 
-
-def case(view: LedgerView, case_id: str) -> Row | None:
-    rows = view.select("SELECT * FROM {cases} WHERE case_id = :c", {"c": case_id})
-    return rows[0] if rows else None
+    def case(self, case_id: str) -> Row | None:
+        return self.view.case(case_id)

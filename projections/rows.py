@@ -11,7 +11,8 @@ PostgreSQL.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from ledger.domain.donation import Donation
@@ -25,6 +26,7 @@ from ledger.domain.events import (
     facts_of,
     first_of,
 )
+from ledger.domain.instants import ms
 from ledger.domain.lookback import LookbackCase
 from ledger.domain.unit import UnitRecord
 from ledger.domain.unit_state import Status, UnitState, in_occurred_order, timeline
@@ -32,19 +34,11 @@ from ledger.domain.unit_state import Status, UnitState, in_occurred_order, timel
 Row = dict[str, Any]
 
 
-def ms(moment: datetime | None) -> int | None:
-    """Epoch milliseconds of an instant (``None`` stays ``None``)."""
-    return None if moment is None else int(moment.timestamp() * 1000)
+class UseKind(StrEnum):
+    """What counts as using a unit, for daily use (demand)."""
 
-
-def from_ms(value: int | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value / 1000, tz=UTC)
-
-
-def iso_ms(value: int | None) -> str | None:
-    """Epoch milliseconds as ISO-8601 UTC text (``Z``), for JSON documents."""
-    moment = from_ms(value)
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
+    TRANSFUSED = "TRANSFUSED"  # a hospital started transfusing it
+    ISSUED = "ISSUED"  # the blood centre that produced it issued it
 
 
 @dataclass
@@ -57,6 +51,15 @@ class UnitRows:
     uses: list[Row] = field(default_factory=list)
     transfusions: list[Row] = field(default_factory=list)
     findings: list[Row] = field(default_factory=list)
+
+
+@dataclass
+class Changes:
+    """Rows that replace the rows of the aggregates a page touched."""
+
+    units: list[UnitRows] = field(default_factory=list)
+    donations: list[Row] = field(default_factory=list)
+    cases: list[Row] = field(default_factory=list)
 
 
 def unit_rows(unit: UnitRecord) -> UnitRows:
@@ -147,7 +150,7 @@ def _uses(unit_id: str, unit: UnitRecord, state: UnitState, production: str | No
     base = {"unit_id": unit_id, "component": state.component, "abo": state.abo, "rhd": state.rhd}
     return [
         {**base, "facility": fact.facility, "used_at": ms(fact.occurred_at), "kind": kind}
-        for fact, kind in ((started, "TRANSFUSED"), (issued, "ISSUED"))
+        for fact, kind in ((started, UseKind.TRANSFUSED), (issued, UseKind.ISSUED))
         if fact is not None
     ]
 

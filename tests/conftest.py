@@ -13,8 +13,10 @@ from psycopg import sql
 
 from ledger.adapters.broker import EmbeddedBroker, ensure_topics
 from ledger.adapters.kafka import dlq_topic
-from ledger.application import BloodLedger
-from ledger.store import StoreURL
+from ledger.adapters.persistence import store_for
+from ledger.adapters.persistence.postgres import PostgresStore
+from ledger.bootstrap import open_ledger
+from ledger.services.application import BloodLedger
 
 PG_URL = os.environ.get("BLOODLEDGER_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 
@@ -25,7 +27,7 @@ def pg_store_url() -> str:
 
 
 def drop_schema(url: str) -> None:
-    store = StoreURL.parse(url)
+    store = PostgresStore(url)
     with psycopg.connect(store.conninfo(), autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(store.schema))
@@ -64,7 +66,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def ledger(store_url: str) -> Iterator[BloodLedger]:
-    app = BloodLedger.open(StoreURL.parse(store_url))
+    app = open_ledger(store_for(store_url))
     yield app
     app.close()
 

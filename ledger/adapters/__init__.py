@@ -1,7 +1,9 @@
-"""Adapters at the edge: they turn the outside world's formats into domain objects.
+"""Adapters at the edge, one module per technology: Avro, the integrator's JSON,
+Kafka (consumer, dead letters, the embedded broker), the stored-event
+transcoder, and persistence (one module per backend).
 
-Each adapter (Avro wire format, the integrator's JSON, Kafka, SQL, CLI) depends
-on :mod:`ledger.domain`; the domain never imports from here. Keeping the
-dependency one-way lets the domain be tested without brokers, files or
-serialisation libraries.
+Adapters implement the ports of :mod:`ledger.services.ports` and
+:mod:`projections.ports` and depend on :mod:`ledger.domain`; neither the
+domain nor the services import from here — :mod:`ledger.bootstrap` plugs
+the adapters in.
 """

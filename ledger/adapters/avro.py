@@ -27,7 +27,6 @@ import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from io import BytesIO
 from pathlib import Path
 from typing import Any, cast
@@ -38,8 +37,8 @@ from fastavro.schema import load_schema
 from fastavro.validation import ValidationError, validate
 
 from ledger.domain.din import InvalidDIN, check_character, is_fin, validate_din
-from ledger.domain.facts import ReportedFact
-from ledger.domain.vocabulary import DONATION_LEVEL
+from ledger.domain.facts import ErrorClass, NotAFact, ReportedFact
+from ledger.domain.vocabulary import DONATION_LEVEL, EventType
 
 #: Environment variable naming a schema directory to use instead of the repo's.
 SCHEMAS_ENV = "BLOODLEDGER_SCHEMAS"
@@ -63,45 +62,9 @@ _PRODUCT_CODE = re.compile(r"[A-Za-z0-9]{8}")
 #: A UUID as ``str(uuid)`` spells it (what producers send; ``UUID()`` judges other spellings).
 _CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 #: Payload fields that name a facility and so must be FIN-shaped, by event type.
-_FACILITY_FIELDS: Mapping[str, tuple[str, ...]] = {"UnitIssued": ("to_facility",)}
+_FACILITY_FIELDS: Mapping[str, tuple[str, ...]] = {EventType.UnitIssued: ("to_facility",)}
 #: Zero bytes appended to a failing body to tell "ended early" from "corrupt".
 _TRUNCATION_PROBE = bytes(256)
-
-
-class ErrorClass(StrEnum):
-    """Stable codes for why a message is not a fact (dead-letter header values)."""
-
-    EMPTY = "EMPTY"
-    TOO_LARGE = "TOO_LARGE"
-    BAD_MAGIC = "BAD_MAGIC"
-    TRUNCATED = "TRUNCATED"
-    UNKNOWN_SCHEMA_ID = "UNKNOWN_SCHEMA_ID"
-    UNDECODABLE = "UNDECODABLE"
-    MISSING_FIELD = "MISSING_FIELD"
-    BAD_ENUM = "BAD_ENUM"
-    BAD_DIN = "BAD_DIN"
-    BAD_PRODUCT_CODE = "BAD_PRODUCT_CODE"
-    BAD_EVENT_ID = "BAD_EVENT_ID"
-    BAD_FACILITY = "BAD_FACILITY"
-    BAD_TIMESTAMP = "BAD_TIMESTAMP"
-    UNKNOWN_EVENT_TYPE = "UNKNOWN_EVENT_TYPE"
-    UNENCODABLE = "UNENCODABLE"
-
-
-class NotAFact(Exception):
-    """A message (or a fact to encode) that the contract does not accept.
-
-    ``error_class`` is one of :class:`ErrorClass`; ``message`` names the field
-    and the rule broken, never the offending value.
-    """
-
-    def __init__(self, error_class: str, message: str) -> None:
-        super().__init__(error_class, message)
-        self.error_class = error_class
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.error_class}: {self.message}"
 
 
 # --- Confluent framing ------------------------------------------------------

@@ -24,9 +24,9 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
-from ledger.adapters.avro import AvroCodec, NotAFact, RecordShape, SchemaManifest
+from ledger.adapters.avro import AvroCodec, RecordShape, SchemaManifest
 from ledger.domain.din import InvalidDIN, validate_din
-from ledger.domain.facts import ReportedFact
+from ledger.domain.facts import NotAFact, ReportedFact
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ENVELOPE_KEYS = frozenset(

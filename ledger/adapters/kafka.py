@@ -1,4 +1,4 @@
-"""Kafka clients configured the way the ledger needs them (kafka-python).
+"""Kafka, as the ledger uses it (kafka-python): the ingest's consumer, producers, readers.
 
 Group timeouts are short by default: the embedded broker (Tansu) holds a
 group join for the whole rebalance timeout, which kafka-python sets from
@@ -8,13 +8,28 @@ for minutes. Against Apache Kafka, longer values are fine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from ledger.services.ports import KafkaRecord, Origin, Partition, PartitionsCallback
+
+log = logging.getLogger("bloodledger.kafka")
 
 DEFAULT_TOPIC = "bloodledger.events"
 DLQ_SUFFIX = ".dlq"
+
+#: Dead-letter headers: why a record is not a fact, and where it came from.
+ERROR_CLASS = "bloodledger.error.class"
+ERROR_MESSAGE = "bloodledger.error.message"
+ORIGIN_TOPIC = "bloodledger.origin.topic"
+ORIGIN_PARTITION = "bloodledger.origin.partition"
+ORIGIN_OFFSET = "bloodledger.origin.offset"
 
 
 @dataclass(frozen=True)
@@ -26,30 +41,8 @@ class GroupTimeouts:
     heartbeat_interval_ms: int = 1000
 
 
-def upstream_name(topic: str, partition: int) -> str:
-    """The tracking name of a Kafka partition in the ledger's store."""
-    return f"kafka:{topic}:{partition}"
-
-
 def dlq_topic(topic: str) -> str:
     return topic + DLQ_SUFFIX
-
-
-def make_consumer(
-    bootstrap: str, group: str, timeouts: GroupTimeouts, *, max_records: int
-) -> KafkaConsumer:
-    """A consumer in ``group`` that never commits by itself."""
-    return KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        client_id=f"bloodledger-{group}",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=max_records,
-        max_poll_interval_ms=timeouts.max_poll_interval_ms,
-        session_timeout_ms=timeouts.session_timeout_ms,
-        heartbeat_interval_ms=timeouts.heartbeat_interval_ms,
-    )
 
 
 def make_producer(bootstrap: str) -> KafkaProducer:
@@ -85,3 +78,128 @@ def publish(
     finally:
         producer.close()
     return sent
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
+    def __init__(self, on_assigned: PartitionsCallback, on_revoked: PartitionsCallback) -> None:
+        self.on_assigned = on_assigned
+        self.on_revoked = on_revoked
+
+    def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        self.on_assigned([Partition(tp.topic, tp.partition) for tp in assigned])
+
+    def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        self.on_revoked([Partition(tp.topic, tp.partition) for tp in revoked])
+
+
+class GroupConsumer:
+    """The ingest's consumer (:class:`~ledger.services.ports.RecordConsumer`): a member
+    of ``group`` that never commits by itself."""
+
+    def __init__(
+        self, bootstrap: str, group: str, timeouts: GroupTimeouts, *, max_records: int
+    ) -> None:
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            client_id=f"bloodledger-{group}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=max_records,
+            max_poll_interval_ms=timeouts.max_poll_interval_ms,
+            session_timeout_ms=timeouts.session_timeout_ms,
+            heartbeat_interval_ms=timeouts.heartbeat_interval_ms,
+        )
+
+    def subscribe(
+        self, topic: str, on_assigned: PartitionsCallback, on_revoked: PartitionsCallback
+    ) -> None:
+        self._consumer.subscribe([topic], listener=_Listener(on_assigned, on_revoked))
+
+    def poll(self, timeout_ms: int, max_records: int) -> Mapping[Partition, Sequence[KafkaRecord]]:
+        batch = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        return {Partition(tp.topic, tp.partition): records for tp, records in batch.items()}
+
+    def seek(self, partition: Partition, offset: int) -> None:
+        self._consumer.seek(TopicPartition(*partition), offset)
+
+    def seek_to_beginning(self, partition: Partition) -> None:
+        self._consumer.seek_to_beginning(TopicPartition(*partition))
+
+    def commit(self, offsets: Mapping[Partition, int]) -> bool:
+        try:
+            self._consumer.commit(
+                {TopicPartition(*tp): OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()}
+            )
+        except (CommitFailedError, KafkaError) as error:
+            log.debug("offset commit refused: %s", type(error).__name__)
+            return False
+        return True
+
+    def lag(self) -> int | None:
+        """Approximate: the broker's high watermark as last reported in a fetch."""
+        total = 0
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            if high is None:
+                return None
+            total += max(0, high - self._consumer.position(tp))
+        return total
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class TopicReader:
+    """Reads whole topics from the beginning, outside any group (for reconciliation)."""
+
+    def __init__(self, bootstrap: str, idle_s: float = 3.0) -> None:
+        self.bootstrap = bootstrap
+        self.idle_s = idle_s
+
+    def records(self, topic: str) -> Iterator[KafkaRecord]:
+        """Every record of every partition, from the beginning, until idle.
+
+        Not by end offsets: the embedded broker reports the start of the last
+        batch as the end, so the read stops when nothing more arrives.
+        """
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=int(self.idle_s * 1000),
+        )
+        try:
+            partitions = _partitions(consumer, topic)
+            if not partitions:
+                return
+            consumer.assign(partitions)
+            consumer.seek_to_beginning(*partitions)
+            yield from consumer
+        finally:
+            consumer.close()
+
+    def dead_letter_origins(self, topic: str) -> set[Origin]:
+        origins: set[Origin] = set()
+        for record in self.records(dlq_topic(topic)):
+            headers = {k: (v or b"").decode() for k, v in record.headers or []}
+            if {ORIGIN_TOPIC, ORIGIN_PARTITION, ORIGIN_OFFSET} <= headers.keys():
+                origins.add(
+                    (
+                        headers[ORIGIN_TOPIC],
+                        int(headers[ORIGIN_PARTITION]),
+                        int(headers[ORIGIN_OFFSET]),
+                    )
+                )
+        return origins
+
+
+def _partitions(consumer: KafkaConsumer, topic: str, wait_s: float = 10.0) -> list[TopicPartition]:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return [TopicPartition(topic, p) for p in sorted(found)]
+        time.sleep(0.2)
+    return []

@@ -1,4 +1,4 @@
-"""What the ledger's fact-holding aggregates share: a stream of facts, idempotent by id.
+"""Streams of events: folding them into aggregates, and the fact-holding aggregates.
 
 A donation's stream and a unit's stream each hold the facts reported about
 them, in recording order. Recording a fact whose ``event_id`` the stream
@@ -7,9 +7,11 @@ already holds is a no-op, so a producer's re-send stores nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import BaseAggregate
+from eventsourcing.domain import BaseAggregate, CanMutateAggregate
 
 from ledger.domain.events import Fact, fact_class, new_fact_kwargs
 from ledger.domain.facts import ReportedFact
@@ -34,3 +36,15 @@ class FactStream(BaseAggregate[UUID]):
             return False
         self.trigger_event(fact_class(fact.event_type), **new_fact_kwargs(fact))
         return True
+
+
+def fold(aggregate: Any, events: Iterable[object]) -> Any:
+    """An aggregate advanced by its next events (``None``: not yet created).
+
+    The library's ``project_aggregate`` without its per-event ``isinstance``
+    check against a runtime ``Protocol`` (a third of a replay's time).
+    """
+    for event in events:
+        assert isinstance(event, CanMutateAggregate)
+        aggregate = event.mutate(aggregate)
+    return aggregate

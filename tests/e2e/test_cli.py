@@ -8,8 +8,8 @@ from pathlib import Path
 from ledger.adapters.avro import AvroCodec
 from ledger.adapters.broker import EmbeddedBroker
 from ledger.adapters.contract_json import fact_to_json
-from ledger.application import BloodLedger
-from ledger.store import StoreURL
+from ledger.adapters.persistence import store_for
+from ledger.bootstrap import open_ledger
 from tests.builders import Timeline
 from tests.integration.support import run_cli, run_ingest
 
@@ -67,9 +67,9 @@ def test_publish_then_ingest_logs_no_donor_or_patient_id(
     assert f"stored {len(timeline.facts)}" in ingested.stderr
     for person in ("D000001", "P000001"):
         assert person not in ingested.stdout + ingested.stderr
-    ledger = BloodLedger.open(StoreURL.parse(store))
+    ledger = open_ledger(store_for(store))
     try:
-        topics = {n.topic for n in ledger.recorder.select_notifications(start=1, limit=1000)}
+        topics = {n.topic for n in ledger.event_log.page(1, 1000)}
     finally:
         ledger.close()
     assert topics and all(t.startswith("bloodledger:") for t in topics), topics

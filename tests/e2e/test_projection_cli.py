@@ -9,8 +9,8 @@ import subprocess
 import time
 
 from ledger.adapters.broker import EmbeddedBroker
-from ledger.readmodels import ReadModels
-from ledger.store import StoreURL
+from ledger.adapters.persistence import store_for
+from ledger.bootstrap import open_read_models_of
 from simulator import DemoConfig, generate
 from tests.integration.support import cli, publish_facts, run_cli, run_ingest
 from tests.integration.test_projections import D1, D2, T, dump, story
@@ -89,7 +89,7 @@ def test_ingest_with_projections_then_every_query_command(
 
 def test_rebuild_killed_midway_then_resumed_by_project(sqlite_url: str) -> None:
     stream = generate(DemoConfig(days=70, hospitals=2, seed=3))  # several pages of 5,000
-    with ReadModels(StoreURL.parse(sqlite_url)) as models:
+    with open_read_models_of(store_for(sqlite_url)) as models:
         models.ledger.record(list(stream.facts))
         models.projector.catch_up()
         expected = dump(models)
@@ -100,7 +100,7 @@ def test_rebuild_killed_midway_then_resumed_by_project(sqlite_url: str) -> None:
         text=True,
     )
     deadline = time.monotonic() + 60
-    with ReadModels(StoreURL.parse(sqlite_url)) as watcher:
+    with open_read_models_of(store_for(sqlite_url)) as watcher:
         while time.monotonic() < deadline:
             position = watcher.projector.position()
             if 0 < position < watcher.projector.head() // 2:
@@ -108,9 +108,9 @@ def test_rebuild_killed_midway_then_resumed_by_project(sqlite_url: str) -> None:
             time.sleep(0.01)
     rebuild.send_signal(signal.SIGKILL)
     rebuild.wait(timeout=10)
-    with ReadModels(StoreURL.parse(sqlite_url)) as models:
+    with open_read_models_of(store_for(sqlite_url)) as models:
         assert models.projector.lag() > 0, "the rebuild finished before it was killed"
     resumed = run_cli("project", "--until-idle", "1", "--store", sqlite_url)
     assert resumed.returncode == 0, resumed.stderr
-    with ReadModels(StoreURL.parse(sqlite_url)) as models:
+    with open_read_models_of(store_for(sqlite_url)) as models:
         assert dump(models) == expected

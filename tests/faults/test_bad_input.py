@@ -8,11 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from ledger.adapters.avro import AvroCodec
 from ledger.adapters.broker import EmbeddedBroker
-from ledger.adapters.kafka import publish
-from ledger.application import BloodLedger
-from ledger.deadletter import ERROR_CLASS, ERROR_MESSAGE
-from ledger.reconcile import reconcile
-from ledger.store import StoreURL
+from ledger.adapters.kafka import ERROR_CLASS, ERROR_MESSAGE, publish
+from ledger.adapters.persistence import store_for
+from ledger.bootstrap import open_ledger, reconcile_topic
 from tests.builders import Timeline, din
 from tests.integration.support import expected_facts, read_dead_letters, run_ingest, stored_facts
 from tests.unit.test_avro_codec import PII_PATIENT, crossmatch, raw, record_of, schema_where
@@ -70,10 +68,10 @@ def test_each_bad_message_is_dead_lettered_with_its_reason_and_the_stream_flows(
     assert sorted(h[ERROR_CLASS] for _, h in found) == sorted(error for _, _, error in bad)
     for _, headers in found:
         assert headers[ERROR_MESSAGE] and PII_PATIENT not in headers[ERROR_MESSAGE]
-    ledger = BloodLedger.open(StoreURL.parse(sqlite_url))
+    ledger = open_ledger(store_for(sqlite_url))
     try:
         assert stored_facts(ledger) == expected_facts(good_facts)
-        result = reconcile(ledger, broker.bootstrap, topic, codec)
+        result = reconcile_topic(ledger, broker.bootstrap, topic)
     finally:
         ledger.close()
     assert result.ok, result.text()
@@ -116,9 +114,9 @@ def test_fuzzed_messages_through_the_pipeline_lose_nothing(
     assert ingested.returncode == 0, ingested.stderr
     assert "Traceback" not in ingested.stderr
 
-    ledger = BloodLedger.open(StoreURL.parse(sqlite_url))
+    ledger = open_ledger(store_for(sqlite_url))
     try:
-        result = reconcile(ledger, broker.bootstrap, topic, codec)
+        result = reconcile_topic(ledger, broker.bootstrap, topic)
     finally:
         ledger.close()
     assert result.ok, result.text()

@@ -13,11 +13,11 @@ import psycopg
 from ledger.adapters.avro import AvroCodec
 from ledger.adapters.broker import EmbeddedBroker, ensure_topics
 from ledger.adapters.kafka import dlq_topic
-from ledger.application import BloodLedger
-from ledger.demo.run import malformed_messages
+from ledger.adapters.persistence import store_for
+from ledger.adapters.persistence.postgres import PostgresStore
+from ledger.bootstrap import open_ledger, reconcile_topic
 from ledger.domain.facts import ReportedFact
-from ledger.reconcile import reconcile
-from ledger.store import StoreURL
+from ledger.entrypoints.demo import malformed_messages
 from simulator import DemoConfig, generate
 from tests.faults.conftest import StartIngest
 from tests.integration.support import (
@@ -47,9 +47,9 @@ def publish_with_bad(bootstrap: str, topic: str, facts: tuple[ReportedFact, ...]
 def assert_reconciled(
     bootstrap: str, topic: str, url: str, facts: tuple[ReportedFact, ...]
 ) -> None:
-    ledger = BloodLedger.open(StoreURL.parse(url))
+    ledger = open_ledger(store_for(url))
     try:
-        result = reconcile(ledger, bootstrap, topic, AvroCodec())
+        result = reconcile_topic(ledger, bootstrap, topic)
         assert result.ok, result.text()
         assert result.unaccounted == [] and result.stored_twice == []
         assert stored_facts(ledger) == expected_facts(facts)
@@ -107,7 +107,7 @@ def test_two_workers_in_one_group_one_killed(
 
 
 def terminate_ingest_connections(url: str) -> int:
-    store = StoreURL.parse(url)
+    store = PostgresStore(url)
     with psycopg.connect(store.conninfo(), autocommit=True) as conn:
         rows = conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

@@ -13,11 +13,12 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from ledger.adapters.avro import AvroCodec
-from ledger.adapters.kafka import dlq_topic, publish, upstream_name
-from ledger.application import BloodLedger
+from ledger.adapters.kafka import dlq_topic, publish
+from ledger.adapters.persistence import store_for
+from ledger.bootstrap import open_ledger
 from ledger.domain.facts import ReportedFact
-from ledger.reconcile import stored_fact_counts
-from ledger.store import StoreURL
+from ledger.services.partitions import upstream_name
+from ledger.services.reconcile import stored_fact_counts
 
 #: (stream id, event_id) of every stored fact, with how often it is stored.
 FactCounts = collections.Counter[tuple[str, str]]
@@ -28,7 +29,7 @@ stored_facts = stored_fact_counts
 
 
 def stored_facts_at(url: str) -> FactCounts:
-    ledger = BloodLedger.open(StoreURL.parse(url))
+    ledger = open_ledger(store_for(url))
     try:
         return stored_facts(ledger)
     finally:
@@ -37,14 +38,14 @@ def stored_facts_at(url: str) -> FactCounts:
 
 def expected_facts(facts: Sequence[ReportedFact]) -> FactCounts:
     """What the store must hold: the same facts recorded directly in memory."""
-    ledger = BloodLedger.open(StoreURL.parse("memory://"))
+    ledger = open_ledger(store_for("memory://"))
     ledger.record(list(facts))
     return stored_facts(ledger)
 
 
 def offsets_done(url: str, topic: str, partitions: int = 3) -> int:
     """How many of the topic's offsets the ledger has recorded as processed."""
-    ledger = BloodLedger.open(StoreURL.parse(url))
+    ledger = open_ledger(store_for(url))
     try:
         return sum((ledger.position(upstream_name(topic, p)) or -1) + 1 for p in range(partitions))
     finally:
@@ -93,7 +94,7 @@ def read_dead_letters(
 
 def cli(*args: str) -> list[str]:
     """The command line that runs ``bloodledger`` with this interpreter."""
-    return [sys.executable, "-m", "ledger.cli", *args]
+    return [sys.executable, "-m", "ledger.entrypoints.cli", *args]
 
 
 def ingest_args(bootstrap: str, topic: str, store: str, *extra: str) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ledger.cli import build_parser
+from ledger.entrypoints.cli import build_parser
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 

@@ -8,10 +8,10 @@ import uuid
 from ledger.adapters.avro import AvroCodec
 from ledger.adapters.broker import EmbeddedBroker
 from ledger.adapters.kafka import publish
-from ledger.application import BloodLedger
-from ledger.demo.run import malformed_messages
-from ledger.ingest import IngestCounters, Ingestor, IngestSettings
-from ledger.store import StoreURL
+from ledger.adapters.persistence import store_for
+from ledger.bootstrap import KafkaSettings, ingestor, open_ledger
+from ledger.entrypoints.demo import malformed_messages
+from ledger.services.ingest import IngestCounters, IngestSettings
 from simulator import DemoConfig, generate
 from tests.builders import RBC, Timeline, din
 from tests.integration.support import (
@@ -26,16 +26,11 @@ SMALL = DemoConfig(days=4, hospitals=2, donations_per_day=10)
 
 
 def ingest(bootstrap: str, topic: str, url: str) -> IngestCounters:
-    ledger = BloodLedger.open(StoreURL.parse(url))
+    ledger = open_ledger(store_for(url))
     try:
-        settings = IngestSettings(
-            bootstrap=bootstrap,
-            topic=topic,
-            group=f"g-{uuid.uuid4().hex[:8]}",
-            until_idle=2.0,
-            max_records=500,
-        )
-        return Ingestor(ledger, AvroCodec(), settings).run()
+        kafka = KafkaSettings(bootstrap=bootstrap, topic=topic, group=f"g-{uuid.uuid4().hex[:8]}")
+        settings = IngestSettings(topic=topic, until_idle=2.0, max_records=500)
+        return ingestor(ledger, kafka, settings).run()
     finally:
         ledger.close()
 
@@ -59,7 +54,7 @@ def test_published_facts_are_stored_once_and_replayable(
         0,
         0,
     )
-    ledger = BloodLedger.open(StoreURL.parse(durable_store_url))
+    ledger = open_ledger(store_for(durable_store_url))
     try:
         assert stored_facts(ledger) == expected_facts(facts)
     finally:
@@ -97,7 +92,7 @@ def test_a_generated_stream_with_late_and_resent_facts(
     counters = ingest(broker.bootstrap, topic, durable_store_url)
     assert counters.records == len(stream.facts)
     assert counters.duplicates == stream.resent
-    ledger = BloodLedger.open(StoreURL.parse(durable_store_url))
+    ledger = open_ledger(store_for(durable_store_url))
     try:
         assert stored_facts(ledger) == expected_facts(stream.facts)
         for flag, units in stream.injected.items():

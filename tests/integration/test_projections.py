@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from ledger.adapters.persistence import store_for
+from ledger.adapters.persistence.base import TABLES
+from ledger.bootstrap import ReadModels, open_read_models_of
 from ledger.domain.facts import ReportedFact
 from ledger.domain.inventory import AlertPolicy
 from ledger.domain.lookback import CaseRequest, automatic_case_id
-from ledger.readmodels import ReadModels
-from ledger.store import StoreURL
 from projections import queries
-from projections.store import TABLES
 from tests.builders import CENTRE, HOSPITAL, PLASMA, RBC, START, Timeline, at, din
 
 OTHER_HOSPITAL = "S3103"
@@ -71,7 +71,7 @@ def story() -> list[ReportedFact]:
 
 @pytest.fixture
 def models(durable_store_url: str) -> Iterator[ReadModels]:
-    opened = ReadModels(StoreURL.parse(durable_store_url), clock=lambda: T, page_size=7)
+    opened = open_read_models_of(store_for(durable_store_url), clock=lambda: T, page_size=7)
     opened.ledger.record(story())
     opened.projector.catch_up()
     yield opened
@@ -165,7 +165,7 @@ def test_the_automatic_lookback_is_complete_wherever_a_page_ends(
 ) -> None:
     """A page can end inside the batch that brought a reactive result and the
     units it concerns; the case must still quarantine every unit in stock."""
-    with ReadModels(StoreURL.parse(sqlite_url), clock=lambda: T, page_size=page_size) as models:
+    with open_read_models_of(store_for(sqlite_url), clock=lambda: T, page_size=page_size) as models:
         models.ledger.record(story())
         models.projector.catch_up()
         report = models.lookbacks.report(automatic_case_id(D2))
@@ -212,7 +212,7 @@ def test_opening_the_same_case_twice_quarantines_once(models: ReadModels) -> Non
 def dump(models: ReadModels) -> dict[str, list[tuple[object, ...]]]:
     return {
         table: sorted(
-            tuple(sorted(row.items())) for row in models.view.select(f"SELECT * FROM {{{table}}}")
+            tuple(sorted(row.items())) for row in models.view.table_rows(table)
         )
         for table in TABLES
     }

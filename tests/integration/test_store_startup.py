@@ -9,9 +9,9 @@ from tests.integration.support import stored_facts_at
 
 OPEN_LEDGER_AND_VIEW = """
 import sys
-from ledger.readmodels import ReadModels
-from ledger.store import StoreURL
-ReadModels(StoreURL.parse(sys.argv[1])).close()
+from ledger.bootstrap import open_read_models_of
+from ledger.adapters.persistence import store_for
+open_read_models_of(store_for(sys.argv[1])).close()
 """
 
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from ledger.adapters.persistence import store_for
+from ledger.bootstrap import ReadModels, open_read_models_of
 from ledger.domain.inventory import AlertPolicy
-from ledger.history import history_json
-from ledger.readmodels import ReadModels
-from ledger.store import StoreURL
+from ledger.services.history import history_json
 from projections import queries
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "store-before-issue-9"
@@ -38,7 +38,7 @@ def expected() -> dict[str, Any]:
 def models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReadModels]:
     copy = tmp_path_factory.mktemp("compat") / "ledger.db"
     shutil.copyfile(FIXTURE / "ledger.db", copy)
-    with ReadModels(StoreURL.parse(f"sqlite:///{copy}"), clock=lambda: FIXTURE_CLOCK) as opened:
+    with open_read_models_of(store_for(f"sqlite:///{copy}"), clock=lambda: FIXTURE_CLOCK) as opened:
         opened.projector.rebuild()
         yield opened
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.application import BloodLedger
+from ledger.adapters.persistence import store_for
+from ledger.bootstrap import open_ledger
 from ledger.domain.facts import ReportedFact
-from ledger.store import StoreURL
 from tests.builders import PLASMA, RBC, Timeline
 
 
@@ -29,7 +29,7 @@ FACTS = story()
 
 
 def final_states(arrival: list[ReportedFact], cuts: list[int]) -> dict[str, tuple[object, ...]]:
-    ledger = BloodLedger.open(StoreURL.parse("memory://"))
+    ledger = open_ledger(store_for("memory://"))
     start = 0
     for cut in [*sorted(cuts), len(arrival)]:
         ledger.record(arrival[start:cut])

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.cli import main
-from ledger.runtime import YOUNG_GENERATION_THRESHOLD
+from ledger.entrypoints.cli import main
+from ledger.entrypoints.runtime import YOUNG_GENERATION_THRESHOLD
 
 
 @pytest.fixture

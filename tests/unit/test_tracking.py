@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from ledger.application import BloodLedger
+from ledger.adapters.persistence import store_for
+from ledger.bootstrap import open_ledger
 from ledger.domain.donation import donation_id
 from ledger.domain.unit import unit_id
-from ledger.store import StoreURL
+from ledger.services.application import BloodLedger
 from tests.builders import RBC, Timeline, din
 from tests.integration.support import stored_facts
 
@@ -36,8 +37,8 @@ def test_an_aggregate_kept_in_memory_that_another_writer_changed_is_read_again(
 ) -> None:
     timeline = Timeline(din=din(3))
     timeline.produced(hour=2)
-    first = BloodLedger.open(StoreURL.parse(durable_store_url))
-    other = BloodLedger.open(StoreURL.parse(durable_store_url))
+    first = open_ledger(store_for(durable_store_url))
+    other = open_ledger(store_for(durable_store_url))
     try:
         first.record(timeline.facts)  # the unit is now kept in ``first``'s memory
         other.record([Timeline(din=din(3)).quarantined(hour=3)])  # e.g. a lookback elsewhere
@@ -63,14 +64,14 @@ def test_aggregates_are_read_as_they_stood_at_a_notification(ledger: BloodLedger
     first.collected()
     first.produced(hour=2)
     ledger.record(first.facts)
-    position = ledger.recorder.max_notification_id()
+    position = ledger.event_log.head()
     later = Timeline(din=din(4))
     later.released(hour=6)
     ledger.record(later.facts)
     unit = unit_id(din(4), RBC)
     ids = [donation_id(din(4)), unit]
-    then, now = ledger.load_many(ids, up_to=position), ledger.load_many(ids)
+    then, now = ledger.event_log.aggregates(ids, position), ledger.event_log.aggregates(ids)
     assert [f.EVENT_TYPE for f in then[unit].facts] == ["ComponentProduced"]
     assert [f.EVENT_TYPE for f in now[unit].facts] == ["ComponentProduced", "UnitReleased"]
     assert then[ids[0]].version == now[ids[0]].version
-    assert ledger.load_many(ids, up_to=0) == {}
+    assert ledger.event_log.aggregates(ids, 0) == {}

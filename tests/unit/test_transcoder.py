@@ -11,9 +11,11 @@ import pytest
 from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
 
+from ledger.adapters.persistence import store_for
 from ledger.adapters.transcoder import OrjsonTranscoder
-from ledger.application import BloodLedger
+from ledger.bootstrap import open_ledger
 from ledger.domain.lookback import CaseRequest, LookbackCase
+from ledger.services.application import BloodLedger
 from simulator import DemoConfig, generate
 
 
@@ -27,15 +29,15 @@ def transcoders() -> tuple[JSONTranscoder, OrjsonTranscoder]:
 def stored_states(ledger: BloodLedger) -> dict[str, list[dict[str, Any]]]:
     """The state of every event the ledger stored, as the mapper hands it over, by topic."""
     states: dict[str, list[dict[str, Any]]] = {}
-    for notification in ledger.recorder.select_notifications(start=1, limit=1_000_000):
-        state = ledger.mapper.to_domain_event(notification).__dict__.copy()
+    for notification in ledger.event_log.page(1, 1_000_000):
+        state = ledger.event_log.decode(notification).__dict__.copy()
         del state["originator_id"], state["originator_version"]
         states.setdefault(notification.topic, []).append(state)
     return states
 
 
 def test_every_stored_event_type_encodes_to_the_library_bytes_and_back() -> None:
-    ledger = BloodLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    ledger = open_ledger(store_for("memory://"))
     stream = generate(DemoConfig(days=4, hospitals=2, donations_per_day=8, seed=5))
     ledger.record(stream.facts)
     since = datetime(2026, 1, 1, tzinfo=UTC)

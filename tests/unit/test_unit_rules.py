@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from ledger.application import BloodLedger
 from ledger.domain.facts import ReportedFact
 from ledger.domain.unit import LEDGER_ACTOR
 from ledger.domain.unit_state import UnitState
 from ledger.domain.vocabulary import DONATION_LEVEL
+from ledger.services.application import BloodLedger
 from tests.builders import HOSPITAL, PLASMA, RBC, Timeline, at
 
 

@@ -2,7 +2,7 @@
 
 Starts the bundled broker on a free port, publishes a generated stream (plus a
 few malformed messages, to show dead-lettering), ingests it into SQLite with
-the same :class:`~ledger.ingest.Ingestor` production uses, prints a summary
+the same :class:`~ledger.services.ingest.Ingestor` production uses, prints a summary
 and a few example histories, and shuts the broker down.
 """
 
@@ -17,18 +17,20 @@ from pathlib import Path
 from ledger.adapters.avro import AvroCodec
 from ledger.adapters.broker import EmbeddedBroker, ensure_topics
 from ledger.adapters.kafka import DEFAULT_TOPIC, dlq_topic, publish
-from ledger.application import BloodLedger
+from ledger.adapters.persistence import Store, store_for
+from ledger.adapters.persistence.sqlite import SQLiteStore
+from ledger.bootstrap import KafkaSettings, ingestor, open_ledger, open_read_models_of
 from ledger.domain.din import check_character
 from ledger.domain.facts import ReportedFact
 from ledger.domain.inventory import AlertLevel, AlertPolicy
 from ledger.domain.unit import UnitRecord
-from ledger.domain.unit_state import UnitState
-from ledger.history import history_json, history_text
-from ledger.ingest import IngestCounters, Ingestor, IngestSettings
-from ledger.progress import ProgressBar
-from ledger.readmodels import ReadModels
-from ledger.reports import inventory_text, lookback_text
-from ledger.store import StoreURL
+from ledger.domain.unit_state import Status, UnitState
+from ledger.domain.vocabulary import Flag
+from ledger.entrypoints.progress import ProgressBar
+from ledger.entrypoints.reports import history_text, inventory_text, lookback_text
+from ledger.services.application import BloodLedger
+from ledger.services.history import history_json
+from ledger.services.ingest import IngestCounters, IngestSettings
 from projections.queries import inventory
 from simulator import DemoConfig, DemoStream, generate
 
@@ -54,13 +56,12 @@ def _din_field(din: str, check: str) -> bytes:
     return din.encode() + b"\x02\x02" + check.encode()
 
 
-def _fresh_store(url: str) -> StoreURL:
-    store = StoreURL.parse(url)
-    if store.kind == "sqlite":
-        path = Path(store.path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+def _fresh_store(url: str) -> Store:
+    store = store_for(url)
+    if isinstance(store, SQLiteStore):
+        store.path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+            Path(f"{store.path}{suffix}").unlink(missing_ok=True)
     return store
 
 
@@ -76,15 +77,15 @@ def _summary(ledger: BloodLedger, stream: DemoStream) -> list[UnitRecord]:
 
 
 def _is_reactive(state: UnitState) -> bool:
-    return "REACTIVE_DONATION" in state.flags
+    return Flag.REACTIVE_DONATION in state.flags
 
 
 def _has_breach(state: UnitState) -> bool:
-    return bool(set(state.flags) - {"REACTIVE_DONATION"})
+    return bool(set(state.flags) - {Flag.REACTIVE_DONATION})
 
 
 def _transfused_cleanly(state: UnitState) -> bool:
-    return state.status == "TRANSFUSED" and not state.flags
+    return state.status == Status.TRANSFUSED and not state.flags
 
 
 def _examples(units: list[UnitRecord]) -> list[UnitRecord]:
@@ -97,13 +98,12 @@ def _examples(units: list[UnitRecord]) -> list[UnitRecord]:
     return picks
 
 
-def _ingest(
-    store: StoreURL, bootstrap: str, codec: AvroCodec
-) -> tuple[BloodLedger, IngestCounters]:
-    ledger = BloodLedger.open(store)
-    settings = IngestSettings(bootstrap=bootstrap, group="bloodledger-demo", until_idle=3.0)
+def _ingest(store: Store, bootstrap: str) -> tuple[BloodLedger, IngestCounters]:
+    ledger = open_ledger(store)
+    kafka = KafkaSettings(bootstrap=bootstrap, topic=DEFAULT_TOPIC, group="bloodledger-demo")
+    settings = IngestSettings(topic=DEFAULT_TOPIC, until_idle=3.0)
     started = time.monotonic()
-    counters = Ingestor(ledger, codec, settings).run()
+    counters = ingestor(ledger, kafka, settings).run()
     print(
         f"Ingested into {store.redacted()} in {time.monotonic() - started:.1f} s: "
         f"{counters.stored} facts stored, {counters.duplicates} duplicates ignored, "
@@ -112,9 +112,9 @@ def _ingest(
     return ledger, counters
 
 
-def _read_model_summary(store: StoreURL, last: datetime) -> None:
+def _read_model_summary(store: Store, last: datetime) -> None:
     """Projections: stock alerts at the end of the stream and the lookbacks the ledger opened."""
-    with ReadModels(store) as models:
+    with open_read_models_of(store) as models:
         bar = ProgressBar("projections")
         models.projector.catch_up(bar)
         bar.finish()
@@ -123,8 +123,7 @@ def _read_model_summary(store: StoreURL, last: datetime) -> None:
         worst = sorted(in_alert, key=lambda r: r["days_of_supply"])
         print(f"\n{len(worst)} of {len(rows)} stock groups in alert; the ten shortest:")
         print(inventory_text(worst[:10], as_of=last.isoformat(), colour=sys.stdout.isatty()))
-        cases = [c["case_id"] for c in models.view.select("SELECT case_id FROM {cases}")]
-        reports = [r for r in map(models.lookbacks.report, cases) if r is not None]
+        reports = [r for r in map(models.lookbacks.report, models.view.case_ids()) if r]
         print(f"\n{len(reports)} lookback cases opened by the ledger; the widest:")
         if reports:
             print(lookback_text(max(reports, key=lambda r: (len(r["donations"]), r["case_id"]))))
@@ -147,7 +146,7 @@ def run_demo(config: DemoConfig, store_url: str) -> int:
         started = time.monotonic()
         sent = publish(broker.bootstrap, DEFAULT_TOPIC, messages + bad)
         print(f"Published {sent} messages in {time.monotonic() - started:.1f} s")
-        ledger, counters = _ingest(store, broker.bootstrap, codec)
+        ledger, counters = _ingest(store, broker.bootstrap)
         try:
             units = _summary(ledger, stream)
             for unit in _examples(units):

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ledger.application import BloodLedger
 from ledger.domain.facts import ReportedFact
+from ledger.domain.instants import from_ms, iso_ms
 from ledger.domain.lookback import (
     CONSUMED,
     DEFAULT_WINDOW_DAYS,
@@ -32,9 +32,8 @@ from ledger.domain.lookback import (
 )
 from ledger.domain.unit import LEDGER_ACTOR
 from ledger.domain.vocabulary import EventType
-from projections import queries
-from projections.projector import Projector
-from projections.rows import Row, from_ms, iso_ms
+from ledger.services.application import BloodLedger
+from ledger.services.ports import DonorIndex, Row
 
 log = logging.getLogger("bloodledger.lookback")
 
@@ -45,34 +44,21 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Lookbacks:
-    """Opens lookback cases and reports on them."""
+class CaseRecorder:
+    """Records a case (if new) and a quarantine for each of its units in stock, at once.
 
-    def __init__(
-        self,
-        ledger: BloodLedger,
-        projector: Projector,
-        *,
-        window_days: int = DEFAULT_WINDOW_DAYS,
-        clock: Clock = utc_now,
-    ) -> None:
+    Works from the read models as they are: callers make them current first.
+    """
+
+    def __init__(self, ledger: BloodLedger, index: DonorIndex, clock: Clock = utc_now) -> None:
         self.ledger = ledger
-        self.projector = projector
-        self.view = projector.view
-        self.window = timedelta(days=window_days)
+        self.index = index
         self.clock = clock
 
-    def open(self, request: CaseRequest) -> int:
-        """Open (or re-open) a case; returns how many units it newly quarantined."""
-        self.projector.catch_up()
-        quarantined = self._record(request)
-        self.projector.catch_up()
-        return quarantined
-
-    def _record(self, request: CaseRequest) -> int:
-        """The case (if new) and a quarantine for each of its units in stock, at once."""
+    def record(self, request: CaseRequest) -> int:
+        """Returns how many units the case newly quarantined."""
         exists = self.ledger.load(case_aggregate_id(request.case_id)) is not None
-        _, units = queries.donor_units(self.view, request.donor_id, request.since, request.until)
+        _, units = self.index.donor_units(request.donor_id, request.since, request.until)
         facts = [self._quarantine(request, unit) for unit in units if _needs(request, unit)]
         if exists and not facts:
             return 0
@@ -95,26 +81,32 @@ class Lookbacks:
             },
         )
 
+
+class AutomaticLookbacks:
+    """The ledger's own policy: every reactive donation whose donor is known has a case."""
+
+    def __init__(self, cases: CaseRecorder, *, window_days: int = DEFAULT_WINDOW_DAYS) -> None:
+        self.cases = cases
+        self.window = timedelta(days=window_days)
+
     def open_missing_cases(self) -> bool:
-        """The ledger's own policy: every reactive donation whose donor is known has a case.
+        """Open the cases of reactive donations that have none; whether anything was recorded.
 
         The projector calls it when it reaches the end of the log — the end of
         a batch, so the read models hold all of the batch's units (a page can
         end inside a batch). Opening quarantines the donor's units in stock
         then. A case opens once: projecting the log again finds nothing to do.
-        Returns whether anything was recorded.
         """
         opened = False
-        for donation in queries.reactive_donations_without_case(self.view):
-            request = self._automatic_request(donation)
-            quarantined = self._record(request)  # the read models are current: at the head
+        for donation in self.cases.index.reactive_donations_without_case():
+            request = self._request(donation)
+            quarantined = self.cases.record(request)  # the read models are current: at the head
             log.info("lookback %s opened: %d units quarantined", request.case_id, quarantined)
             opened = True
         return opened
 
-    def _automatic_request(self, donation: Row) -> CaseRequest:
+    def _request(self, donation: Row) -> CaseRequest:
         collected_at = from_ms(donation["collected_at"])
-        assert collected_at is not None
         first_test = donation["reactive_tests"].split(",")[0]
         return CaseRequest(
             case_id=automatic_case_id(donation["din"]),
@@ -126,18 +118,32 @@ class Lookbacks:
             actor=LEDGER_ACTOR,
         )
 
+
+class Lookbacks:
+    """The investigator's use cases: open a case, report on one."""
+
+    def __init__(self, cases: CaseRecorder, catch_up: Callable[[], object]) -> None:
+        self.cases = cases
+        self.index = cases.index
+        self.catch_up = catch_up
+
+    def open(self, request: CaseRequest) -> int:
+        """Open (or re-open) a case; returns how many units it newly quarantined."""
+        self.catch_up()
+        quarantined = self.cases.record(request)
+        self.catch_up()
+        return quarantined
+
     def report(self, case_id: str) -> dict[str, Any] | None:
         """What the case found: quarantined, consumed, recipients, and what is unknown."""
-        self.projector.catch_up()
-        case = queries.case(self.view, case_id)
+        self.catch_up()
+        case = self.index.case(case_id)
         if case is None:
             return None
         since, until = from_ms(case["since"]), from_ms(case["until"])
-        assert since is not None and until is not None
-        donations, units = queries.donor_units(self.view, case["donor_id"], since, until)
-        return _report(
-            case, donations, units, queries.recipients_of(self.view, [u["unit_id"] for u in units])
-        )
+        donations, units = self.index.donor_units(case["donor_id"], since, until)
+        recipients = self.index.recipients_of([u["unit_id"] for u in units])
+        return _report(case, donations, units, recipients)
 
 
 def _needs(request: CaseRequest, unit: Row) -> bool:

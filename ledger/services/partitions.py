@@ -1,7 +1,7 @@
 """What the ingest knows about each Kafka partition, and how it checks the broker's history.
 
 The ledger, not Kafka, says where a partition was read to: a
-:class:`~ledger.adapters.recorders.Checkpoint` (offset and fingerprint of
+:class:`~ledger.services.ports.Checkpoint` (offset and fingerprint of
 the last record stored) is written with every batch. On assignment the
 consumer is positioned *on* that record, and the first record it then
 receives must be that very record. If it is not — the broker lost its
@@ -15,15 +15,18 @@ to mean "already processed".
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from kafka.consumer.fetcher import ConsumerRecord
-
-from ledger.adapters.kafka import upstream_name
-from ledger.adapters.recorders import Checkpoint
+from ledger.services.ports import Checkpoint, KafkaRecord
 
 
-def fingerprint(record: ConsumerRecord) -> str:
+def upstream_name(topic: str, partition: int) -> str:
+    """The tracking name of a Kafka partition in the ledger's store."""
+    return f"kafka:{topic}:{partition}"
+
+
+def fingerprint(record: KafkaRecord) -> str:
     """A short digest of a record's key and value: what was at an offset."""
     digest = hashlib.sha256()
     digest.update(record.key or b"")
@@ -36,7 +39,7 @@ def fingerprint(record: ConsumerRecord) -> str:
 class Screened:
     """A partition's records of one poll, sorted out."""
 
-    fresh: list[ConsumerRecord] = field(default_factory=list)
+    fresh: Sequence[KafkaRecord] = field(default_factory=list)
     already_recorded: int = 0
     history_changed: str | None = None
 
@@ -69,7 +72,7 @@ class PartitionState:
             state.verify = (checkpoint.offset, checkpoint.fingerprint)
         return state
 
-    def screen(self, records: list[ConsumerRecord]) -> Screened:
+    def screen(self, records: Sequence[KafkaRecord]) -> Screened:
         """Separate records already recorded from fresh ones; detect a changed history."""
         if self.verify is not None:
             offset, expected = self.verify
@@ -90,7 +93,7 @@ class PartitionState:
             )
         return Screened(fresh=records)
 
-    def checkpoint(self, last: ConsumerRecord) -> Checkpoint:
+    def checkpoint(self, last: KafkaRecord) -> Checkpoint:
         return Checkpoint(self.key, self.generation, last.offset, fingerprint(last))
 
     def start_new_generation(self) -> None:

@@ -1,9 +1,9 @@
 """The dead-letter topic: messages that are not facts, kept untouched with their reason.
 
 A dead letter counts as handled only once the broker has acknowledged it:
-:meth:`DeadLetters.flush` waits for every pending send and re-sends any the
-producer gave up on, so the batch's position is never recorded ahead of its
-dead letters. Reasons name the rule broken, never a field's value (no PII).
+:meth:`KafkaDeadLetters.flush` waits for every pending send and re-sends any
+the producer gave up on, so the batch's position is never recorded ahead of
+its dead letters. Reasons name the rule broken, never a field's value (no PII).
 """
 
 from __future__ import annotations
@@ -14,23 +14,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kafka import KafkaProducer
-from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
-from ledger.adapters.avro import NotAFact
-from ledger.adapters.kafka import dlq_topic
+from ledger.adapters.kafka import (
+    ERROR_CLASS,
+    ERROR_MESSAGE,
+    ORIGIN_OFFSET,
+    ORIGIN_PARTITION,
+    ORIGIN_TOPIC,
+    dlq_topic,
+)
+from ledger.domain.facts import NotAFact
+from ledger.services.ports import KafkaRecord
 
 log = logging.getLogger("bloodledger.deadletter")
 
-ERROR_CLASS = "bloodledger.error.class"
-ERROR_MESSAGE = "bloodledger.error.message"
-ORIGIN_TOPIC = "bloodledger.origin.topic"
-ORIGIN_PARTITION = "bloodledger.origin.partition"
-ORIGIN_OFFSET = "bloodledger.origin.offset"
 
-
-def headers(record: ConsumerRecord, reason: NotAFact) -> list[tuple[str, bytes]]:
+def headers(record: KafkaRecord, reason: NotAFact) -> list[tuple[str, bytes]]:
     return [
         (ERROR_CLASS, reason.error_class.encode()),
         (ERROR_MESSAGE, reason.message.encode()),
@@ -42,22 +43,23 @@ def headers(record: ConsumerRecord, reason: NotAFact) -> list[tuple[str, bytes]]
 
 @dataclass
 class _Pending:
-    record: ConsumerRecord
+    record: KafkaRecord
     reason: NotAFact
     future: FutureRecordMetadata
 
 
-class DeadLetters:
-    """Sends dead letters and waits until the broker has them all."""
+class KafkaDeadLetters:
+    """The ingest's :class:`~ledger.services.ports.DeadLetterSink`: sends dead
+    letters and waits until the broker has them all."""
 
     def __init__(self, producer: KafkaProducer) -> None:
         self.producer = producer
         self.pending: list[_Pending] = []
 
-    def send(self, record: ConsumerRecord, reason: NotAFact) -> None:
+    def send(self, record: KafkaRecord, reason: NotAFact) -> None:
         self.pending.append(_Pending(record, reason, self._send(record, reason)))
 
-    def _send(self, record: ConsumerRecord, reason: NotAFact) -> FutureRecordMetadata:
+    def _send(self, record: KafkaRecord, reason: NotAFact) -> FutureRecordMetadata:
         future: FutureRecordMetadata = self.producer.send(
             dlq_topic(record.topic),
             key=record.key,
@@ -65,6 +67,9 @@ class DeadLetters:
             headers=headers(record, reason),
         )
         return future
+
+    def close(self) -> None:
+        self.producer.close(timeout=10)
 
     def flush(self, stopping: Callable[[], bool] = lambda: False) -> None:
         """Return once every pending dead letter is acknowledged (re-sending failures)."""

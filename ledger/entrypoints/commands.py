@@ -1,7 +1,9 @@
 """What each ``bloodledger`` command does: thin handlers over the service layer.
 
 Each handler takes the parsed arguments and returns the exit status; the
-parser lives in :mod:`ledger.cli`.
+parser lives in :mod:`ledger.entrypoints.cli`, the wiring in
+:mod:`ledger.bootstrap`. Imports are local to each handler so that a command
+loads only what it uses (``bloodledger --help`` stays fast).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ledger.domain.inventory import AlertPolicy
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
 
 if TYPE_CHECKING:
-    from ledger.readmodels import ReadModels
+    from ledger.bootstrap import ReadModels
 
 log = logging.getLogger("bloodledger")
 
@@ -52,45 +54,48 @@ def _policy(args: argparse.Namespace) -> AlertPolicy:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from ledger.adapters.avro import AvroCodec
-    from ledger.application import BloodLedger
-    from ledger.ingest import Ingestor, IngestSettings
-    from ledger.store import resolve_store
+    from ledger.adapters.persistence import resolve_store
+    from ledger.bootstrap import KafkaSettings, ingestor, open_ledger
+    from ledger.services.ingest import IngestSettings
 
     store = resolve_store(args.store)
-    settings = IngestSettings(
+    kafka = KafkaSettings(
         bootstrap=args.bootstrap,
         topic=args.topic,
         group=args.group,
+        timeouts=GroupTimeouts(max_poll_interval_ms=args.max_poll_interval_ms),
+    )
+    settings = IngestSettings(
+        topic=args.topic,
         max_records=args.batch_size,
         until_idle=args.until_idle,
         progress_every=args.progress_every,
-        timeouts=GroupTimeouts(max_poll_interval_ms=args.max_poll_interval_ms),
     )
     stopping = _stop_on_signals("ingest")
     models = _read_models(args) if args.project else None
-    ledger = models.ledger if models else BloodLedger.open(store)
+    ledger = models.ledger if models else open_ledger(store)
     after_batch = models.projector.catch_up if models else None
     log.info("ingest %s -> %s (group %s)", args.topic, store.redacted(), args.group)
     try:
-        Ingestor(ledger, AvroCodec(), settings, after_batch=after_batch).run(stop=stopping.is_set)
+        ingestor(ledger, kafka, settings, after_batch=after_batch).run(stop=stopping.is_set)
     finally:
         (models or ledger).close()
     return 0
 
 
 def _history(args: argparse.Namespace) -> int:
-    from ledger.application import BloodLedger
+    from ledger.adapters.persistence import resolve_store
+    from ledger.bootstrap import open_ledger
     from ledger.domain.din import InvalidDIN, validate_din
-    from ledger.history import history_json, history_text
-    from ledger.store import resolve_store
+    from ledger.entrypoints.reports import history_text
+    from ledger.services.history import history_json
 
     try:
         validate_din(args.din)
     except InvalidDIN as e:
         print(f"bloodledger history: {e}", file=sys.stderr)
         return 2
-    ledger = BloodLedger.open(resolve_store(args.store))
+    ledger = open_ledger(resolve_store(args.store))
     try:
         document = history_json(ledger.units_of(args.din, args.product), args.as_of)
     finally:
@@ -134,7 +139,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from ledger.demo.run import run_demo
+    from ledger.entrypoints.demo import run_demo
     from simulator import DemoConfig
 
     config = DemoConfig(
@@ -172,11 +177,11 @@ def _topics(args: argparse.Namespace) -> int:
 
 
 def _read_models(args: argparse.Namespace) -> ReadModels:
-    from ledger.readmodels import ReadModels
-    from ledger.store import resolve_store
+    from ledger.adapters.persistence import resolve_store
+    from ledger.bootstrap import open_read_models_of
 
     window = getattr(args, "lookback_window_days", DEFAULT_WINDOW_DAYS)
-    return ReadModels(resolve_store(args.store), lookback_window_days=window)
+    return open_read_models_of(resolve_store(args.store), lookback_window_days=window)
 
 
 def _print_json(document: object) -> None:
@@ -197,7 +202,7 @@ def _project(args: argparse.Namespace) -> int:
 
 
 def _projections(args: argparse.Namespace) -> int:
-    from ledger.progress import ProgressBar
+    from ledger.entrypoints.progress import ProgressBar
 
     with _read_models(args) as models:
         if args.action == "rebuild":
@@ -213,7 +218,7 @@ def _projections(args: argparse.Namespace) -> int:
 
 
 def _inventory(args: argparse.Namespace) -> int:
-    from ledger.reports import inventory_text
+    from ledger.entrypoints.reports import inventory_text
     from projections.queries import inventory
 
     at = args.as_of or datetime.now(UTC)
@@ -228,7 +233,7 @@ def _inventory(args: argparse.Namespace) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    from ledger.reports import trace_text
+    from ledger.entrypoints.reports import trace_text
     from projections import queries
 
     with _read_models(args) as models:
@@ -245,7 +250,7 @@ def _trace(args: argparse.Namespace) -> int:
 
 def _lookback(args: argparse.Namespace) -> int:
     from ledger.domain.lookback import CaseRequest, manual_case_id
-    from ledger.reports import lookback_text
+    from ledger.entrypoints.reports import lookback_text
 
     with _read_models(args) as models:
         if args.action == "open":
@@ -254,7 +259,7 @@ def _lookback(args: argparse.Namespace) -> int:
                     "bloodledger lookback open: --donor and --reason are required", file=sys.stderr
                 )
                 return 2
-            now = models.lookbacks.clock()
+            now = models.lookbacks.cases.clock()
             since = args.since or now - timedelta(days=DEFAULT_WINDOW_DAYS)
             case_id = args.case or manual_case_id(args.donor, since, args.reason)
             request = CaseRequest(case_id, args.donor, args.reason, since, now, None, args.actor)
@@ -272,7 +277,7 @@ def _lookback(args: argparse.Namespace) -> int:
 
 
 def _alerts(args: argparse.Namespace) -> int:
-    from ledger.reports import alerts_text
+    from ledger.entrypoints.reports import alerts_text
     from projections.queries import alerts
 
     at = args.as_of or datetime.now(UTC)
@@ -284,14 +289,12 @@ def _alerts(args: argparse.Namespace) -> int:
 
 
 def _reconcile(args: argparse.Namespace) -> int:
-    from ledger.adapters.avro import AvroCodec
-    from ledger.application import BloodLedger
-    from ledger.reconcile import reconcile
-    from ledger.store import resolve_store
+    from ledger.adapters.persistence import resolve_store
+    from ledger.bootstrap import open_ledger, reconcile_topic
 
-    ledger = BloodLedger.open(resolve_store(args.store))
+    ledger = open_ledger(resolve_store(args.store))
     try:
-        result = reconcile(ledger, args.bootstrap, args.topic, AvroCodec())
+        result = reconcile_topic(ledger, args.bootstrap, args.topic)
     finally:
         ledger.close()
     _print_json(result.to_json()) if args.json else print(result.text())

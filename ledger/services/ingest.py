@@ -1,40 +1,43 @@
 """Kafka -> ledger ingest with exactly-once effect.
 
-For every poll: decode each message (fastavro, cached schemas); send the ones
-that are not facts, untouched, to the dead-letter topic and wait for the
-broker's acknowledgement; then record the facts, each partition's tracking
-record and checkpoint in one database transaction; only then commit the
-Kafka offsets. After a crash the ledger's own checkpoint says where each
-partition was read to (see :mod:`ledger.partitions`), so a replayed message
-is recognised even when the Kafka offset commit was lost, and a broker that
-lost its history is detected rather than trusted. Facts are also idempotent
-by ``event_id``, so a producer's re-send is a no-op. While the database is
-unavailable the ingest waits with backoff (:mod:`ledger.retry`).
+For every poll: decode each record; send the ones that are not facts,
+untouched, to the dead-letter sink and wait for the broker's
+acknowledgement; then record the facts, each partition's tracking record and
+checkpoint in one database transaction; only then commit the Kafka offsets.
+After a crash the ledger's own checkpoint says where each partition was read
+to (see :mod:`.partitions`), so a replayed message is recognised even when
+the Kafka offset commit was lost, and a broker that lost its history is
+detected rather than trusted. Facts are also idempotent by ``event_id``, so a
+producer's re-send is a no-op. While the database is unavailable the ingest
+waits with backoff (:mod:`.retry`).
+
+The consumer, the dead-letter sink and the decoder are ports
+(:mod:`.ports`): Kafka in production, in-memory doubles in unit tests.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
 from eventsourcing.persistence import IntegrityError, Tracking
-from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError, KafkaError
-from kafka.structs import OffsetAndMetadata
 
-from ledger.adapters.avro import AvroCodec, NotAFact
-from ledger.adapters.kafka import DEFAULT_TOPIC, GroupTimeouts, make_consumer, make_producer
-from ledger.adapters.recorders import Checkpoint
-from ledger.application import BatchOutcome, BloodLedger
-from ledger.deadletter import DeadLetters
-from ledger.domain.facts import ReportedFact
-from ledger.partitions import PartitionState
-from ledger.retry import Stopped, until_available
+from ledger.domain.facts import ErrorClass, NotAFact, ReportedFact
+from ledger.services.application import BatchOutcome, BloodLedger
+from ledger.services.partitions import PartitionState
+from ledger.services.ports import (
+    Checkpoint,
+    DeadLetterSink,
+    Decoder,
+    KafkaRecord,
+    Partition,
+    RecordConsumer,
+)
+from ledger.services.retry import Stopped, until_available
 
 log = logging.getLogger("bloodledger.ingest")
 
@@ -42,26 +45,25 @@ log = logging.getLogger("bloodledger.ingest")
 CONFLICT_RETRIES = 3
 #: How long ``--until-idle`` waits for a first partition assignment.
 ASSIGNMENT_TIMEOUT_S = 120.0
+#: How long one poll waits for records.
+POLL_TIMEOUT_MS = 500
 
 
-def decode_record(codec: AvroCodec, record: ConsumerRecord) -> ReportedFact:
+def decode_record(decoder: Decoder, record: KafkaRecord) -> ReportedFact:
     """The fact a Kafka record carries, or :class:`NotAFact` saying why it is none."""
-    fact = codec.decode(record.value)
+    fact = decoder.decode(record.value)
     if record.key is not None and record.key != fact.din.encode():
         msg = "message key is not the envelope's DIN"
-        raise NotAFact("KEY_MISMATCH", msg)
+        raise NotAFact(ErrorClass.KEY_MISMATCH, msg)
     return fact
 
 
 @dataclass(frozen=True)
 class IngestSettings:
-    bootstrap: str
-    topic: str = DEFAULT_TOPIC
-    group: str = "bloodledger-ingest"
+    topic: str
     max_records: int = 2000
     until_idle: float | None = None
     progress_every: float = 5.0
-    timeouts: GroupTimeouts = field(default_factory=GroupTimeouts)
 
 
 @dataclass
@@ -96,44 +98,30 @@ class _Chunk:
     checkpoint: Checkpoint
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    """On assignment, position each partition on the record the ledger last stored."""
-
-    def __init__(self, ingestor: Ingestor) -> None:
-        self.ingestor = ingestor
-
-    def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        for tp in revoked:
-            self.ingestor.partitions.pop(tp, None)
-
-    def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        self.ingestor.resume(assigned)
-
-
 class Ingestor:
     """One ingest worker: a consumer-group member writing to the ledger."""
 
     def __init__(
         self,
         ledger: BloodLedger,
-        codec: AvroCodec,
+        consumer: RecordConsumer,
+        dead_letters: DeadLetterSink,
+        decoder: Decoder,
         settings: IngestSettings,
         *,
         after_batch: Callable[[], object] | None = None,
     ) -> None:
         self.ledger = ledger
-        self.after_batch = after_batch
-        self.codec = codec
+        self.consumer = consumer
+        self.dead_letters = dead_letters
+        self.decoder = decoder
         self.settings = settings
+        self.after_batch = after_batch
         self.counters = IngestCounters()
-        self.partitions: dict[TopicPartition, PartitionState] = {}
+        self.partitions: dict[Partition, PartitionState] = {}
         self._stopping = False
         self._stop: Callable[[], bool] = lambda: False
         self._assigned_once = False
-        self._consumer: KafkaConsumer = make_consumer(
-            settings.bootstrap, settings.group, settings.timeouts, max_records=settings.max_records
-        )
-        self._dead_letters = DeadLetters(make_producer(settings.bootstrap))
 
     def stop(self) -> None:
         """Ask the loop to stop after the current batch (safe from a signal handler)."""
@@ -142,7 +130,7 @@ class Ingestor:
     def stopping(self) -> bool:
         return self._stopping or self._stop()
 
-    def resume(self, assigned: Sequence[TopicPartition]) -> None:
+    def resume(self, assigned: Sequence[Partition]) -> None:
         """Position each partition from the ledger's checkpoint (the start if it has none)."""
         for tp in assigned:
             key = PartitionState(tp.topic, tp.partition).key
@@ -151,26 +139,29 @@ class Ingestor:
                 what="reading checkpoints",
                 stopping=self.stopping,
             )
-            state = PartitionState.resume(tp.topic, tp.partition, checkpoint)
-            self.partitions[tp] = state
+            self.partitions[tp] = PartitionState.resume(tp.topic, tp.partition, checkpoint)
             if checkpoint is None:
-                self._consumer.seek_to_beginning(tp)
+                self.consumer.seek_to_beginning(tp)
             else:
-                self._consumer.seek(tp, checkpoint.offset)
+                self.consumer.seek(tp, checkpoint.offset)
         self._assigned_once = True
         log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
+
+    def revoke(self, revoked: Sequence[Partition]) -> None:
+        for tp in revoked:
+            self.partitions.pop(tp, None)
 
     def run(self, stop: Callable[[], bool] = lambda: False) -> IngestCounters:
         """Consume until stopped (or idle for ``until_idle`` seconds); returns the counts."""
         self._stop = stop
-        self._consumer.subscribe([self.settings.topic], listener=_Rebalance(self))
+        self.consumer.subscribe(self.settings.topic, self.resume, self.revoke)
         started = last_report = last_records = time.monotonic()
         try:
             while not self.stopping():
-                batch = self._consumer.poll(timeout_ms=500, max_records=self.settings.max_records)
+                batch = self.consumer.poll(POLL_TIMEOUT_MS, self.settings.max_records)
                 now = time.monotonic()
                 if batch:
-                    self._ingest(batch)
+                    self.ingest(batch)
                     last_records = now
                 if now - last_report >= self.settings.progress_every:
                     self._report(now - started)
@@ -195,10 +186,10 @@ class Ingestor:
             return False
         return now - last_records >= until_idle
 
-    def _ingest(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+    def ingest(self, batch: Mapping[Partition, Sequence[KafkaRecord]]) -> None:
         """Store one poll: dead letters first, then facts, positions and checkpoints at once."""
         chunks: list[_Chunk] = []
-        done: dict[TopicPartition, OffsetAndMetadata] = {}
+        done: dict[Partition, int] = {}
         for tp, records in batch.items():
             state = self.partitions.get(tp)
             if state is None:  # revoked while this poll was in hand: its new owner reads them
@@ -206,10 +197,10 @@ class Ingestor:
             self.counters.records += len(records)
             chunk = self._chunk(tp, state, records)
             if chunk is not False:
-                done[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+                done[tp] = records[-1].offset + 1
                 if chunk is not None:
                     chunks.append(chunk)
-        self._dead_letters.flush(self.stopping)  # acknowledged before their offsets are recorded
+        self.dead_letters.flush(self.stopping)  # acknowledged before their offsets are recorded
         until_available(
             lambda: self._record(chunks), what="storing a batch", stopping=self.stopping
         )
@@ -217,21 +208,11 @@ class Ingestor:
             chunk.state.recorded = chunk.checkpoint.offset
         if self.after_batch is not None:
             until_available(self.after_batch, what="updating projections", stopping=self.stopping)
-        self._commit(done)
-
-    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
-        """Kafka's committed offsets are hints (for lag tools); the ledger's checkpoints govern."""
-        if not offsets:
-            return
-        try:
-            self._consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as error:
-            log.warning(
-                "offset commit refused (%s); the ledger's checkpoints govern", type(error).__name__
-            )
+        if done and not self.consumer.commit(done):
+            log.warning("offset commit refused; the ledger's checkpoints govern")
 
     def _chunk(
-        self, tp: TopicPartition, state: PartitionState, records: list[ConsumerRecord]
+        self, tp: Partition, state: PartitionState, records: Sequence[KafkaRecord]
     ) -> _Chunk | Literal[False] | None:
         """The fresh records of one partition, decoded (or dead-lettered).
 
@@ -255,7 +236,7 @@ class Ingestor:
             checkpoint=state.checkpoint(last),
         )
 
-    def _history_changed(self, tp: TopicPartition, state: PartitionState, why: str) -> None:
+    def _history_changed(self, tp: Partition, state: PartitionState, why: str) -> None:
         state.start_new_generation()
         self.counters.history_changes += 1
         log.warning(
@@ -264,15 +245,15 @@ class Ingestor:
             "keep every fact stored once.",
             tp.partition, tp.topic, why, state.generation,
         )  # fmt: skip
-        self._consumer.seek_to_beginning(tp)
+        self.consumer.seek_to_beginning(tp)
 
-    def _decode_or_dead_letter(self, records: list[ConsumerRecord]) -> list[ReportedFact]:
+    def _decode_or_dead_letter(self, records: Sequence[KafkaRecord]) -> list[ReportedFact]:
         facts: list[ReportedFact] = []
         for record in records:
             try:
-                facts.append(decode_record(self.codec, record))
+                facts.append(decode_record(self.decoder, record))
             except NotAFact as reason:
-                self._dead_letters.send(record, reason)
+                self.dead_letters.send(record, reason)
                 self.counters.dead_lettered += 1
         return facts
 
@@ -315,26 +296,16 @@ class Ingestor:
         self.counters.stored += outcome.facts - outcome.duplicates
         self.counters.duplicates += outcome.duplicates
 
-    def _lag(self) -> int | None:
-        """Approximate: the broker's high watermark as last reported in a fetch."""
-        total = 0
-        for tp in self._consumer.assignment():
-            high = self._consumer.highwater(tp)
-            if high is None:
-                return None
-            total += max(0, high - self._consumer.position(tp))
-        return total
-
     def _report(self, elapsed: float) -> None:
         rate = self.counters.records / elapsed if elapsed > 0 else 0.0
         try:
-            lag = self._lag()
+            lag = self.consumer.lag()
         except Exception:  # a progress line must never stop ingest
             lag = None
         log.info(self.counters.line(rate, lag))
 
     def _close(self) -> None:
         try:
-            self._dead_letters.producer.close(timeout=10)
+            self.dead_letters.close()
         finally:
-            self._consumer.close()
+            self.consumer.close()

@@ -2,41 +2,37 @@
 
 ``BloodLedger`` is an ``eventsourcing`` application whose recorder is a
 *process recorder*: every batch of new events is inserted in one transaction
-together with a tracking record (``Tracking(upstream, position)``) naming
-where in the upstream — a Kafka partition — the batch ends. A batch replayed
+together with tracking records (``Tracking(upstream, position)``) naming
+where in each upstream — a Kafka partition — the batch ends. A batch replayed
 after a crash is therefore recognised from the database alone, even when the
 Kafka offset commit was lost (``shared/notes/eventsourcing-library.md`` §1.11).
+
+The application is configured only by the environment it is given (its
+store's, see :mod:`ledger.adapters.persistence`), never by the process's:
+an operator's stray variable cannot change what is recorded or where.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.domain import BaseAggregate, CanMutateAggregate
-from eventsourcing.persistence import ProcessRecorder, Tracking, Transcoder
-from eventsourcing.popo import POPOFactory
-from eventsourcing.utils import EnvType
+from eventsourcing.domain import BaseAggregate
+from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Tracking, Transcoder
+from eventsourcing.utils import Environment, EnvType
 
-from ledger.adapters.recorders import Checkpoint, LedgerRecorder, POPOLedgerRecorder
-from ledger.adapters.transcoder import OrjsonTranscoder
 from ledger.domain.donation import Donation, donation_id, record_fact, unit_record
 from ledger.domain.facts import ReportedFact
 from ledger.domain.unit import BloodUnit, UnitRecord, unit_id
-from ledger.store import StoreURL
+from ledger.services.eventlog import EventLog
+from ledger.services.ports import Checkpoint, LedgerRecorder
 
-
-def fold(aggregate: Any, events: Iterable[object]) -> Any:
-    """The library's ``project_aggregate`` without its per-event ``isinstance``
-    check against a runtime ``Protocol`` (a third of a replay's time)."""
-    for event in events:
-        assert isinstance(event, CanMutateAggregate)
-        aggregate = event.mutate(aggregate)
-    return aggregate
+#: How many recently written aggregates are kept in memory by default.
+DEFAULT_CACHE_SIZE = 2000
 
 
 @dataclass(frozen=True)
@@ -62,10 +58,8 @@ class _BatchWorkspace:
         wanted = {donation_id(f.din) for f in facts} | {
             unit_id(f.din, f.product_code) for f in facts if f.product_code is not None
         }
-        self._read(wanted - self._app.recent.keys())
-
-    def _read(self, ids: set[UUID]) -> None:
-        found = self._app.load_many(sorted(ids))
+        ids = wanted - self._app.recent.keys()
+        found = self._app.event_log.aggregates(sorted(ids))
         self._aggregates.update(found)
         self._absent |= ids - found.keys()
 
@@ -100,42 +94,40 @@ class BloodLedger(Application[UUID]):
 
     name = "bloodledger"
 
-    #: How many recently written aggregates are kept in memory (``LEDGER_CACHE_SIZE``).
-    DEFAULT_CACHE_SIZE = 2000
-
-    def __init__(self, env: EnvType | None = None) -> None:
-        super().__init__(env)
-        self.cache_size = int(self.env.get("LEDGER_CACHE_SIZE") or self.DEFAULT_CACHE_SIZE)
+    def __init__(
+        self,
+        env: EnvType,
+        *,
+        transcoder: JSONTranscoder | None = None,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        self._transcoder = transcoder if transcoder is not None else JSONTranscoder()
+        self.cache_size = cache_size
         self.recent: OrderedDict[UUID, Donation | BloodUnit] = OrderedDict()
+        super().__init__(env)
+        #: The log, read-only: what the read side is given.
+        self.event_log = EventLog(self.ledger_recorder, self.mapper, self.name)
 
-    @classmethod
-    def open(cls, store: StoreURL) -> BloodLedger:
-        """The ledger on the given store (tables are created if missing)."""
-        with store.ddl_lock():
-            store.prepare()
-            return cls(env=store.library_env())
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Exactly the environment given (the library would merge ``os.environ``)."""
+        return Environment(name, dict(env or {}))
 
     def construct_transcoder(self) -> Transcoder:
-        """The library's JSON format, encoded and decoded by ``orjson``."""
-        transcoder = OrjsonTranscoder()
-        self.register_transcodings(transcoder)
-        return transcoder
+        self.register_transcodings(self._transcoder)
+        return self._transcoder
 
-    def construct_recorder(self) -> ProcessRecorder:
-        """A process recorder that also takes several tracking records per transaction."""
-        if isinstance(self.factory, POPOFactory):  # the library's in-memory module has no hook
-            return POPOLedgerRecorder()
-        return self.factory.process_recorder()
-
-    @property
-    def process_recorder(self) -> ProcessRecorder:
-        recorder = self.recorder
-        assert isinstance(recorder, ProcessRecorder)
+    def construct_recorder(self) -> ApplicationRecorder:
+        """The backend's ledger recorder (a process recorder taking whole polls)."""
+        recorder = self.factory.process_recorder()
+        if not isinstance(recorder, LedgerRecorder):
+            msg = f"{type(recorder).__name__} is not a ledger recorder"
+            raise TypeError(msg)
+        self.ledger_recorder = recorder
         return recorder
 
     def load(self, aggregate_id: UUID) -> Any:
-        """One aggregate (``None`` if it has no events), read as :meth:`load_many` reads."""
-        return self.load_many([aggregate_id]).get(aggregate_id)
+        """One aggregate (``None`` if it has no events), read as the log reads them."""
+        return self.event_log.aggregates([aggregate_id]).get(aggregate_id)
 
     def record(
         self,
@@ -174,28 +166,13 @@ class BloodLedger(Application[UUID]):
         while len(self.recent) > self.cache_size:
             self.recent.popitem(last=False)
 
-    def load_many(self, aggregate_ids: Sequence[UUID], up_to: int | None = None) -> dict[UUID, Any]:
-        """Several aggregates from one query (those with no events are simply absent),
-        optionally as they stood at notification ``up_to``."""
-        if not aggregate_ids:
-            return {}
-        recorder = self.recorder
-        assert isinstance(recorder, LedgerRecorder)
-        found: dict[UUID, Any] = {}
-        for stored in recorder.select_streams(aggregate_ids, up_to):
-            event = self.mapper.to_domain_event(stored)
-            found[event.originator_id] = fold(found.get(event.originator_id), [event])
-        return found
-
     def checkpoint(self, partition_key: str) -> Checkpoint | None:
         """Where a Kafka partition was read to (offset and fingerprint of that record)."""
-        recorder = self.recorder
-        assert isinstance(recorder, LedgerRecorder)
-        return recorder.checkpoint(partition_key)
+        return self.ledger_recorder.checkpoint(partition_key)
 
     def position(self, upstream: str) -> int | None:
         """The last upstream position recorded (e.g. a Kafka partition's offset)."""
-        return self.process_recorder.max_tracking_id(upstream)
+        return self.ledger_recorder.max_tracking_id(upstream)
 
     def donation(self, din: str) -> Donation | None:
         found = self.load(donation_id(din))
@@ -208,6 +185,6 @@ class BloodLedger(Application[UUID]):
         if donation is None:
             return []
         codes = [product_code] if product_code else donation.product_codes
-        found = self.load_many([unit_id(din, code) for code in codes])
+        found = self.event_log.aggregates([unit_id(din, code) for code in codes])
         units = [found.get(unit_id(din, code)) for code in codes]
         return [unit_record(u, donation) for u in units if isinstance(u, BloodUnit)]

@@ -1,4 +1,4 @@
-"""Human-readable renderings of inventory, traces, alerts and lookback cases.
+"""Human-readable renderings of histories, inventory, traces, alerts and lookback cases.
 
 Each takes the same JSON-ready data the ``--json`` output prints, so the
 two forms can never disagree.
@@ -135,4 +135,45 @@ def lookback_text(report: dict[str, Any]) -> str:
     lines += [_recipient(r) for r in report["recipients_to_notify"]]
     lines += _units("Units not yet accounted for", report["units_not_accounted_for"])
     lines += ["Could not be determined:", *(f"  - {u}" for u in report["undetermined"])]
+    return "\n".join(lines)
+
+
+def _payload_text(entry: dict[str, Any]) -> str:
+    skip = {
+        "event_id",
+        "event_type",
+        "occurred_at",
+        "recorded_at",
+        "facility",
+        "source_system",
+        "actor",
+    }
+    return " ".join(f"{k}={v}" for k, v in entry.items() if k not in skip and v is not None)
+
+
+def history_text(document: dict[str, Any]) -> str:
+    """A readable timeline per unit, flags first."""
+    lines: list[str] = []
+    if "as_of" in document:
+        lines.append(f"As of {document['as_of']} (facts occurred by then)")
+    for unit in document["units"]:
+        state = unit["state"]
+        group = " ".join(str(x) for x in (state["abo"], state["rhd"]) if x)
+        lines.append("")
+        component = state["component"] or "?"
+        lines.append(f"Unit {unit['din']} {unit['product_code']}  {component} {group}".rstrip())
+        transit = state["in_transit_to"]
+        where = f"in transit to {transit}" if transit else state["facility"]
+        lines.append(
+            f"  status {state['status']} at {where or '?'}; expires {state['expires_at'] or '?'}"
+        )
+        for finding in unit["findings"]:
+            lines.append(f"  !! {finding['flag']}: {finding['detail']} ({finding['occurred_at']})")
+        for entry in unit["events"]:
+            lines.append(
+                f"  {entry['occurred_at']:<25} {entry['facility']:<6} {entry['event_type']:<24} "
+                f"{_payload_text(entry)}".rstrip()
+            )
+    if not document["units"]:
+        lines.append("No units recorded for this DIN.")
     return "\n".join(lines)

@@ -15,22 +15,14 @@ It also checks that no fact is stored twice in one stream.
 from __future__ import annotations
 
 import collections
-import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
-
-from ledger.adapters.avro import AvroCodec, NotAFact
-from ledger.adapters.kafka import dlq_topic
-from ledger.application import BloodLedger
-from ledger.deadletter import ORIGIN_OFFSET, ORIGIN_PARTITION, ORIGIN_TOPIC
 from ledger.domain.events import Fact
-from ledger.ingest import decode_record
-
-Origin = tuple[str, int, int]
+from ledger.domain.facts import NotAFact
+from ledger.services.application import BloodLedger
+from ledger.services.ingest import decode_record
+from ledger.services.ports import Decoder, TopicReader
 
 
 @dataclass(frozen=True)
@@ -70,47 +62,13 @@ class Reconciliation:
         return "\n".join(lines)
 
 
-def read_topic(bootstrap: str, topic: str, idle_s: float = 3.0) -> Iterator[ConsumerRecord]:
-    """Every record of every partition, from the beginning, until idle.
-
-    Not by end offsets: the embedded broker reports the start of the last
-    batch as the end, so the read stops when nothing more arrives.
-    """
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=int(idle_s * 1000),
-    )
-    try:
-        partitions = _partitions(consumer, topic)
-        if not partitions:
-            return
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        yield from consumer
-    finally:
-        consumer.close()
-
-
-def _partitions(consumer: KafkaConsumer, topic: str, wait_s: float = 10.0) -> list[TopicPartition]:
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        found = consumer.partitions_for_topic(topic)
-        if found:
-            return [TopicPartition(topic, p) for p in sorted(found)]
-        time.sleep(0.2)
-    return []
-
-
 def stored_fact_counts(ledger: BloodLedger) -> collections.Counter[tuple[str, str]]:
     """How often each (stream id, event id) fact is stored: the whole notification log."""
     counts: collections.Counter[tuple[str, str]] = collections.Counter()
     start = 1
-    while page := ledger.recorder.select_notifications(start=start, limit=1000):
+    while page := ledger.event_log.page(start, 1000):
         for notification in page:
-            event = ledger.mapper.to_domain_event(notification)
+            event = ledger.event_log.decode(notification)
             if isinstance(event, Fact):
                 counts[(str(event.originator_id), event.event_id)] += 1
         start = page[-1].id + 1
@@ -124,27 +82,18 @@ def stored_event_ids(ledger: BloodLedger) -> tuple[set[str], list[str]]:
     return {event_id for _, event_id in per_stream}, twice
 
 
-def dead_letter_origins(bootstrap: str, topic: str) -> set[Origin]:
-    origins: set[Origin] = set()
-    for record in read_topic(bootstrap, dlq_topic(topic)):
-        headers = {k: v.decode() for k, v in record.headers or []}
-        if {ORIGIN_TOPIC, ORIGIN_PARTITION, ORIGIN_OFFSET} <= headers.keys():
-            origins.add(
-                (headers[ORIGIN_TOPIC], int(headers[ORIGIN_PARTITION]), int(headers[ORIGIN_OFFSET]))
-            )
-    return origins
-
-
-def reconcile(ledger: BloodLedger, bootstrap: str, topic: str, codec: AvroCodec) -> Reconciliation:
+def reconcile(
+    ledger: BloodLedger, reader: TopicReader, topic: str, decoder: Decoder
+) -> Reconciliation:
     stored, twice = stored_event_ids(ledger)
-    dead = dead_letter_origins(bootstrap, topic)
+    dead = reader.dead_letter_origins(topic)
     result = Reconciliation(stored_twice=twice)
     seen: set[str] = set()
-    for record in read_topic(bootstrap, topic):
+    for record in reader.records(topic):
         result.records += 1
         origin = (record.topic, record.partition, record.offset)
         try:
-            event_id = decode_record(codec, record).event_id
+            event_id = decode_record(decoder, record).event_id
         except NotAFact as reason:
             if origin in dead:
                 result.dead_lettered += 1

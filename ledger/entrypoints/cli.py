@@ -1,4 +1,4 @@
-"""The ``bloodledger`` command line: parser and entrypoint (handlers in :mod:`ledger.commands`)."""
+"""The ``bloodledger`` command line: parser and entrypoint (handlers in :mod:`.commands`)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from ledger.adapters.kafka import DEFAULT_TOPIC, GroupTimeouts
-from ledger.commands import COMMANDS
 from ledger.domain.inventory import AlertPolicy
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
-from ledger.runtime import tune_garbage_collector
+from ledger.entrypoints.commands import COMMANDS
+from ledger.entrypoints.runtime import tune_garbage_collector
 
 log = logging.getLogger("bloodledger")
 

@@ -1,0 +1,342 @@
+"""What every backend of the ledger's store shares: the seams, the portable SQL.
+
+A backend module (:mod:`.sqlite`, :mod:`.postgres`, :mod:`.memory`) defines,
+on top of the ``eventsourcing`` library's recorders for that database:
+
+- a :class:`Store` — where the store is (parsed from its URL), the library
+  environment that reaches it, and how its tables are prepared;
+- a :class:`~ledger.services.ports.LedgerRecorder` — the library's process
+  recorder, extended so one transaction takes a whole Kafka poll: several
+  ``Tracking`` records (one per partition, each under the library's own
+  uniqueness rule) and a :class:`~ledger.services.ports.Checkpoint` per
+  partition; plus a read of several streams at once, optionally as they stood
+  at a notification;
+- a :class:`ReadModelTables` (SQL backends only) — the read models' tables,
+  written with the projector's tracking record in one transaction.
+
+The read models' queries are the same SQL in every SQL backend; they are
+written once here as templates whose table names and parameters each backend
+renders with its own quoting (``psycopg.sql`` for PostgreSQL), so no
+identifier is ever pasted into SQL unquoted.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+
+from ledger.services.ports import Checkpoint, LedgerRecorder
+from projections.rows import Changes, Row, UnitRows
+
+__all__ = ["Checkpoint", "LedgerRecorder", "ReadModelTables", "Store"]
+
+
+def trackings_of(kwargs: Mapping[str, Any]) -> list[Tracking]:
+    """The positions an ``insert_events`` call records.
+
+    The library's own keyword ``tracking=`` (one position) and the ledger's
+    ``trackings=`` (one per partition of a poll) are both honoured, so every
+    caller of the library's API keeps its promise.
+    """
+    trackings = list(kwargs.get("trackings", ()))
+    single: Tracking | None = kwargs.get("tracking")
+    if single is not None:
+        trackings.insert(0, single)
+    return trackings
+
+
+def checkpoints_of(kwargs: Mapping[str, Any]) -> list[Checkpoint]:
+    return list(kwargs.get("checkpoints", ()))
+
+
+class Store(ABC):
+    """One store of the ledger, as its URL names it."""
+
+    #: The URL schemes that name this backend.
+    SCHEMES: tuple[str, ...] = ()
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @abstractmethod
+    def library_env(self) -> dict[str, str]:
+        """The complete ``eventsourcing`` environment of this store.
+
+        Complete on purpose: the application does not read the process
+        environment, so an operator's stray variable (``PERSISTENCE_MODULE``,
+        ``CIPHER_TOPIC``, ``POSTGRES_ENABLE_DB_FUNCTIONS``...) cannot change
+        where or how facts are recorded.
+        """
+
+    def prepare(self) -> None:  # noqa: B027 (most backends have nothing to prepare)
+        """Create what the library does not (e.g. a PostgreSQL schema)."""
+
+    @contextmanager
+    def ddl_lock(self) -> Iterator[None]:
+        """Serialise table creation across processes starting at once (if needed)."""
+        yield
+
+    def redacted(self) -> str:
+        """The URL without its password, for logs and errors."""
+        return self.url
+
+    @property
+    def has_read_models(self) -> bool:
+        return True
+
+
+# -- the read models ---------------------------------------------------------------
+
+#: Table name -> column definitions (portable SQL types).
+TABLES: dict[str, str] = {
+    "units": (
+        "unit_id TEXT PRIMARY KEY, din TEXT NOT NULL, product_code TEXT NOT NULL, "
+        "status TEXT NOT NULL, facility TEXT, in_transit_to TEXT, component TEXT, abo TEXT, "
+        "rhd TEXT, units DOUBLE PRECISION, expires_at BIGINT, flags TEXT NOT NULL, "
+        "case_ids TEXT NOT NULL, production_facility TEXT"
+    ),
+    "available": (
+        "unit_id TEXT NOT NULL, facility TEXT NOT NULL, component TEXT, abo TEXT, rhd TEXT, "
+        "units DOUBLE PRECISION, expires_at BIGINT, valid_from BIGINT NOT NULL, valid_to BIGINT"
+    ),
+    "uses": (
+        "unit_id TEXT NOT NULL, facility TEXT NOT NULL, component TEXT, abo TEXT, rhd TEXT, "
+        "used_at BIGINT NOT NULL, kind TEXT NOT NULL"
+    ),
+    "transfusions": (
+        "event_id TEXT NOT NULL, unit_id TEXT NOT NULL, din TEXT NOT NULL, "
+        "product_code TEXT NOT NULL, patient_id TEXT NOT NULL, facility TEXT NOT NULL, "
+        "transfused_at BIGINT NOT NULL"
+    ),
+    "findings": (
+        "unit_id TEXT NOT NULL, din TEXT NOT NULL, product_code TEXT NOT NULL, flag TEXT NOT NULL, "
+        "event_id TEXT NOT NULL, occurred_at BIGINT NOT NULL, detail TEXT NOT NULL"
+    ),
+    "donations": (
+        "din TEXT PRIMARY KEY, donor_id TEXT, donation_type TEXT, collected_at BIGINT, "
+        "facility TEXT, reactive_at BIGINT, reactive_tests TEXT NOT NULL"
+    ),
+    "cases": (
+        "case_id TEXT PRIMARY KEY, donor_id TEXT NOT NULL, reason TEXT NOT NULL, "
+        "since BIGINT NOT NULL, until BIGINT NOT NULL, trigger_din TEXT, actor TEXT NOT NULL, "
+        "opened_at BIGINT NOT NULL"
+    ),
+}
+
+#: Indexes: (table, column). Every query of a read path uses one of these.
+INDEXES: tuple[tuple[str, str], ...] = (
+    ("units", "din"),
+    ("available", "unit_id"),
+    ("available", "valid_from"),
+    ("uses", "unit_id"),
+    ("uses", "used_at"),
+    ("transfusions", "unit_id"),
+    ("transfusions", "patient_id"),
+    ("transfusions", "din"),
+    ("findings", "unit_id"),
+    ("findings", "occurred_at"),
+    ("donations", "donor_id"),
+    ("donations", "reactive_at"),
+    ("cases", "donor_id"),
+    ("cases", "trigger_din"),
+)
+
+#: Tables holding rows of one unit each, keyed by ``unit_id``.
+UNIT_TABLES = ("units", "available", "uses", "transfusions", "findings")
+#: The prefix of every read-model table's name.
+PREFIX = "bl_"
+
+# Read queries: ``{table}`` names a read-model table, ``{name}`` a parameter, and
+# ``{keys}`` (where present) the backend's "column is one of a list" test.
+_STOCK = (
+    "SELECT facility, component, abo, rhd, COUNT(*) AS available, SUM(units) AS units, "
+    "SUM(CASE WHEN expires_at <= {in24} THEN 1 ELSE 0 END) AS expiring_24h, "
+    "SUM(CASE WHEN expires_at <= {in72} THEN 1 ELSE 0 END) AS expiring_72h "
+    "FROM {available} WHERE valid_from <= {t} AND (valid_to IS NULL OR valid_to > {t}) "
+    "AND (expires_at IS NULL OR expires_at > {t}) {only} "
+    "GROUP BY facility, component, abo, rhd"
+)
+_USES = (
+    "SELECT facility, component, abo, rhd, COUNT(*) AS used FROM {uses} "
+    "WHERE used_at > {window_start} AND used_at <= {t} {only} "
+    "GROUP BY facility, component, abo, rhd"
+)
+_ONE_FACILITY = "AND facility = {facility}"
+_CENTRES = (
+    "SELECT DISTINCT production_facility FROM {units} WHERE production_facility IS NOT NULL"
+)
+_DONATIONS_BY_DIN = "SELECT * FROM {donations} WHERE {keys} ORDER BY collected_at, din"
+_UNITS_BY_DIN = "SELECT * FROM {units} WHERE {keys} ORDER BY din, product_code"
+_TRANSFUSIONS_BY_DIN = "SELECT * FROM {transfusions} WHERE {keys} ORDER BY transfused_at, din"
+_TRANSFUSIONS_BY_UNIT = "SELECT * FROM {transfusions} WHERE {keys} ORDER BY transfused_at"
+_DONATIONS_OF_DONOR = "SELECT * FROM {donations} WHERE donor_id = {donor} ORDER BY collected_at"
+_DONATIONS_OF_DONOR_BETWEEN = (
+    "SELECT * FROM {donations} WHERE donor_id = {donor} "
+    "AND collected_at >= {since} AND collected_at <= {until} ORDER BY collected_at"
+)
+_TRANSFUSIONS_OF_PATIENT = (
+    "SELECT * FROM {transfusions} WHERE patient_id = {patient} ORDER BY transfused_at"
+)
+_FINDINGS_BETWEEN = (
+    "SELECT * FROM {findings} WHERE occurred_at >= {since} AND occurred_at <= {at} "
+    "ORDER BY occurred_at DESC"
+)
+_REACTIVE_WITHOUT_CASE = (
+    "SELECT * FROM {donations} d WHERE d.reactive_at IS NOT NULL AND d.donor_id IS NOT NULL "
+    "AND NOT EXISTS (SELECT 1 FROM {cases} c WHERE c.trigger_din = d.din) ORDER BY d.din"
+)
+_CASE = "SELECT * FROM {cases} WHERE case_id = {case}"
+_CASE_IDS = "SELECT case_id FROM {cases} ORDER BY case_id"
+
+
+class ReadModelTables(TrackingRecorder, ABC):
+    """The read models of one SQL store: pages of changes in, answers out.
+
+    A tracking recorder of the library with tables of its own: the rows a
+    page of notifications changes and the tracking record of that page's last
+    notification are written in one transaction, so a crash never applies a
+    notification twice or skips one.
+    """
+
+    # -- what each backend supplies --
+
+    @abstractmethod
+    def _select(self, template: str, params: Mapping[str, Any], keys: str = "") -> list[Row]:
+        """Rows of a read query template; ``keys`` names the column that
+        ``params["keys"]`` (a list) constrains."""
+
+    @abstractmethod
+    def _ddl(self) -> list[Any]:
+        """Statements creating the read-model tables and indexes."""
+
+    @abstractmethod
+    def _transaction(self) -> Any:
+        """A write transaction's context manager, yielding a cursor."""
+
+    @abstractmethod
+    def _delete(self, cursor: Any, table: str, key: str, values: Sequence[str]) -> None:
+        """Delete the rows of ``table`` whose ``key`` is one of ``values``."""
+
+    @abstractmethod
+    def _insert(self, cursor: Any, table: str, rows: Sequence[Row]) -> None:
+        """Insert rows (all with the same columns) into ``table``."""
+
+    @abstractmethod
+    def _empty(self, cursor: Any, upstream: str) -> None:
+        """Delete every read-model row, and the tracking records of ``upstream``."""
+
+    @abstractmethod
+    def _record_position(self, cursor: Any, tracking: Tracking) -> None:
+        """Insert the tracking record within the transaction (the library's rule)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the tables' connections."""
+
+    # -- writing --
+
+    def apply(self, changes: Changes, tracking: Tracking) -> None:
+        """Replace the changed aggregates' rows and record the position, atomically."""
+        with self._transaction() as cursor:
+            self._record_position(cursor, tracking)
+            self._replace_units(cursor, changes.units)
+            self._upsert(cursor, "donations", "din", changes.donations)
+            self._upsert(cursor, "cases", "case_id", changes.cases)
+
+    def _replace_units(self, cursor: Any, units: Sequence[UnitRows]) -> None:
+        if not units:
+            return
+        ids = [rows.unit_id for rows in units]
+        for table in UNIT_TABLES:
+            self._delete(cursor, table, "unit_id", ids)
+        self._insert(cursor, "units", [rows.unit for rows in units])
+        self._insert(cursor, "available", [r for rows in units for r in rows.available])
+        self._insert(cursor, "uses", [r for rows in units for r in rows.uses])
+        self._insert(cursor, "transfusions", [r for rows in units for r in rows.transfusions])
+        self._insert(cursor, "findings", [r for rows in units for r in rows.findings])
+
+    def _upsert(self, cursor: Any, table: str, key: str, rows: Sequence[Row]) -> None:
+        if rows:
+            self._delete(cursor, table, key, [row[key] for row in rows])
+            self._insert(cursor, table, rows)
+
+    def reset(self, upstream: str) -> None:
+        """Empty every table and forget the position: the start of a rebuild."""
+        with self._transaction() as cursor:
+            self._empty(cursor, upstream)
+
+    # -- reading (one method per question the projections ask) --
+
+    def stock(self, t: int, in24: int, in72: int, facility: str | None) -> list[Row]:
+        """Units on a shelf at ``t`` per facility x component x group (epoch ms)."""
+        only = _ONE_FACILITY if facility else ""
+        template = _STOCK.replace("{only}", only)
+        return self._select(template, {"t": t, "in24": in24, "in72": in72, "facility": facility})
+
+    def uses(self, window_start: int, t: int, facility: str | None) -> list[Row]:
+        """Units used in (window_start, t] per facility x component x group."""
+        only = _ONE_FACILITY if facility else ""
+        template = _USES.replace("{only}", only)
+        return self._select(template, {"window_start": window_start, "t": t, "facility": facility})
+
+    def centres(self) -> set[str]:
+        """Facilities that produce components (blood centres)."""
+        return {r["production_facility"] for r in self._select(_CENTRES, {})}
+
+    def donations_by_din(self, dins: Sequence[str]) -> list[Row]:
+        return self._select(_DONATIONS_BY_DIN, {"keys": list(dins)}, keys="din")
+
+    def units_by_din(self, dins: Sequence[str]) -> list[Row]:
+        return self._select(_UNITS_BY_DIN, {"keys": list(dins)}, keys="din")
+
+    def transfusions_by_din(self, dins: Sequence[str]) -> list[Row]:
+        return self._select(_TRANSFUSIONS_BY_DIN, {"keys": list(dins)}, keys="din")
+
+    def transfusions_of_units(self, unit_ids: Sequence[str]) -> list[Row]:
+        return self._select(_TRANSFUSIONS_BY_UNIT, {"keys": list(unit_ids)}, keys="unit_id")
+
+    def transfusions_of_patient(self, patient_id: str) -> list[Row]:
+        return self._select(_TRANSFUSIONS_OF_PATIENT, {"patient": patient_id})
+
+    def donations_of_donor(
+        self, donor_id: str, since: int | None = None, until: int | None = None
+    ) -> list[Row]:
+        """A donor's donations, optionally only those collected in [since, until]."""
+        if since is None or until is None:
+            return self._select(_DONATIONS_OF_DONOR, {"donor": donor_id})
+        params = {"donor": donor_id, "since": since, "until": until}
+        return self._select(_DONATIONS_OF_DONOR_BETWEEN, params)
+
+    def findings_between(self, since: int, at: int) -> list[Row]:
+        """Safety findings that occurred in [since, at], newest first."""
+        return self._select(_FINDINGS_BETWEEN, {"since": since, "at": at})
+
+    def reactive_donations_without_case(self) -> list[Row]:
+        """Reactive donations with a known donor that no case was opened for."""
+        return self._select(_REACTIVE_WITHOUT_CASE, {})
+
+    def case(self, case_id: str) -> Row | None:
+        rows = self._select(_CASE, {"case": case_id})
+        return rows[0] if rows else None
+
+    def case_ids(self) -> list[str]:
+        return [r["case_id"] for r in self._select(_CASE_IDS, {})]
+
+    def table_rows(self, table: str) -> list[Row]:
+        """Every row of one read-model table (to compare two builds of the tables)."""
+        if table not in TABLES:
+            raise KeyError(table)
+        return self._select(f"SELECT * FROM {{{table}}}", {})
+
+
+def table_name(table: str) -> str:
+    """The stored name of a read-model table."""
+    return PREFIX + table
+
+
+def index_name(table: str, column: str) -> str:
+    return f"{PREFIX}{table}_{column}_idx"

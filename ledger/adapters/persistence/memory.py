@@ -1,0 +1,95 @@
+"""The in-memory backend (``memory://``): the library's plain-Python recorder, for tests.
+
+Nothing is kept when the process ends, and there are no read models (the
+projections need SQL). It keeps the same promises as the SQL backends —
+which the library's own contract tests check on all three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent
+from eventsourcing.popo import POPOFactory, POPOProcessRecorder
+from eventsourcing.utils import get_topic
+
+from ledger.adapters.persistence.base import (
+    Checkpoint,
+    LedgerRecorder,
+    Store,
+    checkpoints_of,
+    trackings_of,
+)
+
+
+class MemoryStore(Store):
+    """``memory://``: a store that lives as long as the process."""
+
+    SCHEMES = ("memory",)
+
+    def library_env(self) -> dict[str, str]:
+        return {"PERSISTENCE_MODULE": get_topic(MemoryLedgerFactory)}
+
+    @property
+    def has_read_models(self) -> bool:
+        return False
+
+
+class MemoryLedgerRecorder(POPOProcessRecorder, LedgerRecorder):
+    """The library's in-memory process recorder, taking a whole poll per call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._checkpoints: dict[str, Checkpoint] = {}
+
+    def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        """Every position must exceed the one recorded before it — including one
+        recorded earlier in the same call — as a database's tracking table insists."""
+        super()._assert_uniqueness(stored_events)
+        latest: dict[str, int] = {}
+        for tracking in trackings_of(kwargs):
+            name = tracking.application_name
+            recorded = latest.get(name, self._max_tracking_ids[name])
+            if recorded is not None and recorded >= tracking.notification_id:
+                msg = (
+                    f"Tracking notification ID {tracking.notification_id} of {name} "
+                    f"not greater than {recorded}"
+                )
+                raise IntegrityError(msg)
+            latest[name] = tracking.notification_id
+
+    def _update_table(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids = super()._update_table(stored_events)
+        for tracking in trackings_of(kwargs):
+            self._insert_tracking(tracking)
+        self._checkpoints.update((c.partition_key, c) for c in checkpoints_of(kwargs))
+        return notification_ids
+
+    def checkpoint(self, partition_key: str) -> Checkpoint | None:
+        with self._database_lock:
+            return self._checkpoints.get(partition_key)
+
+    def select_streams(
+        self, originator_ids: Sequence[UUID], up_to: int | None = None
+    ) -> list[StoredEvent]:
+        """The library keeps each stream's versions as positions in one list of
+        all events; a position is its notification id less one."""
+        last = 2**63 - 1 if up_to is None else up_to
+        with self._database_lock:
+            return [
+                self._stored_events[position]
+                for i in originator_ids
+                for position in self._stored_events_index.get(str(i), {}).values()
+                if position < last
+            ]
+
+
+class MemoryLedgerFactory(POPOFactory):
+    """The library's in-memory factory, making the ledger's recorder."""
+
+    def process_recorder(self) -> ProcessRecorder:
+        return MemoryLedgerRecorder()

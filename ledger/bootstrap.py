@@ -1,0 +1,115 @@
+"""Wiring: every part of the ledger made and connected here, by constructor.
+
+The entrypoints (the CLI now, HTTP next) ask this module for what they need;
+nothing else chooses an adapter. Dependencies point inward: entrypoints ->
+bootstrap -> services and projections -> domain, with the adapters
+implementing the ports of :mod:`ledger.services.ports` and
+:mod:`projections.ports`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from ledger.adapters.avro import AvroCodec
+from ledger.adapters.deadletter import KafkaDeadLetters
+from ledger.adapters.kafka import GroupConsumer, GroupTimeouts, TopicReader, make_producer
+from ledger.adapters.persistence import ReadModelTables, Store, open_read_models
+from ledger.adapters.transcoder import OrjsonTranscoder
+from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
+from ledger.services.application import DEFAULT_CACHE_SIZE, BloodLedger
+from ledger.services.ingest import Ingestor, IngestSettings
+from ledger.services.lookback import AutomaticLookbacks, CaseRecorder, Clock, Lookbacks, utc_now
+from ledger.services.reconcile import Reconciliation, reconcile
+from projections.projector import Projector
+from projections.queries import LookbackIndex
+
+
+def open_ledger(store: Store, *, cache_size: int = DEFAULT_CACHE_SIZE) -> BloodLedger:
+    """The write side on a store (its tables are created if missing)."""
+    with store.ddl_lock():
+        store.prepare()
+        return BloodLedger(
+            store.library_env(), transcoder=OrjsonTranscoder(), cache_size=cache_size
+        )
+
+
+@dataclass
+class ReadModels:
+    """The ledger with its read models, projector and lookbacks; a context manager.
+
+    The projector runs the ledger's lookback policy whenever it reaches the
+    end of the log: a reactive donation whose donor is known opens a case by itself.
+    """
+
+    ledger: BloodLedger
+    view: ReadModelTables
+    projector: Projector
+    lookbacks: Lookbacks
+
+    def close(self) -> None:
+        self.view.close()
+        self.ledger.close()
+
+    def __enter__(self) -> ReadModels:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_read_models_of(
+    store: Store,
+    *,
+    lookback_window_days: int = DEFAULT_WINDOW_DAYS,
+    clock: Clock = utc_now,
+    page_size: int = 5000,
+) -> ReadModels:
+    """The ledger and everything that reads it, on one store."""
+    ledger = open_ledger(store)
+    view = open_read_models(store)
+    cases = CaseRecorder(ledger, LookbackIndex(view), clock)
+    policy = AutomaticLookbacks(cases, window_days=lookback_window_days)
+    projector = Projector(
+        ledger.event_log, view, page_size=page_size, at_head=policy.open_missing_cases
+    )
+    return ReadModels(ledger, view, projector, Lookbacks(cases, projector.catch_up))
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """Where the events topic is and how the ingest's group behaves."""
+
+    bootstrap: str
+    topic: str
+    group: str = "bloodledger-ingest"
+    timeouts: GroupTimeouts = field(default_factory=GroupTimeouts)
+
+
+def ingestor(
+    ledger: BloodLedger,
+    kafka: KafkaSettings,
+    settings: IngestSettings,
+    *,
+    after_batch: Callable[[], object] | None = None,
+) -> Ingestor:
+    """An ingest worker consuming ``kafka.topic`` into ``ledger``."""
+    consumer = GroupConsumer(
+        kafka.bootstrap, kafka.group, kafka.timeouts, max_records=settings.max_records
+    )
+    dead_letters = KafkaDeadLetters(make_producer(kafka.bootstrap))
+    return Ingestor(
+        ledger, consumer, dead_letters, AvroCodec(), settings, after_batch=after_batch
+    )
+
+
+def reconcile_topic(ledger: BloodLedger, bootstrap: str, topic: str) -> Reconciliation:
+    """Account for every record of ``topic`` against ``ledger``."""
+    return reconcile(ledger, TopicReader(bootstrap), topic, AvroCodec())

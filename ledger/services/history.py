@@ -1,0 +1,65 @@
+"""A unit's history: its facts in real-world order and its state, as a JSON document.
+
+Used by ``bloodledger history`` and the demo (the text form is in
+:mod:`ledger.entrypoints.reports`). ``as_of`` replays only the
+facts that had occurred by then, so an investigator sees the unit as it
+stood at that moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from ledger.domain.events import Fact
+from ledger.domain.instants import iso
+from ledger.domain.unit import UnitRecord
+from ledger.domain.unit_state import in_occurred_order
+
+
+def _jsonable(value: Any) -> Any:
+    return iso(value) if isinstance(value, datetime) else value
+
+
+def fact_json(fact: Fact) -> dict[str, Any]:
+    """One history entry: envelope fields, then the payload's fields."""
+    entry: dict[str, Any] = {
+        "event_id": fact.event_id,
+        "event_type": fact.EVENT_TYPE,
+        "occurred_at": iso(fact.occurred_at),
+        "recorded_at": iso(fact.timestamp),
+        "facility": fact.facility,
+        "source_system": fact.source_system,
+        "actor": fact.actor,
+    }
+    entry.update({name: _jsonable(value) for name, value in fact.payload.items()})
+    return entry
+
+
+def unit_json(unit: UnitRecord, as_of: datetime | None = None) -> dict[str, Any]:
+    facts = [f for f in in_occurred_order(unit.facts) if as_of is None or f.occurred_at <= as_of]
+    state = unit.state(as_of)
+    return {
+        "din": unit.din,
+        "product_code": unit.product_code,
+        "state": state.to_json(),
+        "findings": [
+            {
+                "flag": f.flag,
+                "event_id": f.event_id,
+                "occurred_at": iso(f.occurred_at),
+                "detail": f.detail,
+            }
+            for f in state.findings
+        ],
+        "events": [fact_json(f) for f in facts],
+    }
+
+
+def history_json(units: Sequence[UnitRecord], as_of: datetime | None = None) -> dict[str, Any]:
+    """The ``history --json`` document."""
+    document: dict[str, Any] = {"units": [unit_json(unit, as_of) for unit in units]}
+    if as_of is not None:
+        document["as_of"] = iso(as_of)
+    return document

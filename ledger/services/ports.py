@@ -1,0 +1,165 @@
+"""The seams of the service layer: what the use cases need from the world outside.
+
+The use cases (:mod:`.ingest`, :mod:`.lookback`, :mod:`.reconcile`) are
+written against these abstractions; the adapters implement them (Kafka in
+:mod:`ledger.adapters.kafka`, the store in :mod:`ledger.adapters.persistence`,
+the read models in :mod:`projections`), and :mod:`ledger.bootstrap` plugs
+one into the other. Tests plug in doubles: the ingest's batching and
+exactly-once logic is unit-tested with an in-memory consumer.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import ProcessRecorder, StoredEvent
+
+from ledger.domain.facts import NotAFact, ReportedFact
+
+# -- the store -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a Kafka partition was read to, in which generation of its history."""
+
+    partition_key: str
+    generation: int
+    offset: int
+    fingerprint: str
+
+
+class LedgerRecorder(ProcessRecorder, ABC):
+    """The library's process recorder, as the ledger extends it in every backend.
+
+    ``insert_events`` also takes ``trackings=[...]`` (one position per Kafka
+    partition of a poll, each under the library's rule that a position must
+    exceed the last one recorded) and ``checkpoints=[...]``, all in the
+    transaction of the events.
+    """
+
+    @abstractmethod
+    def checkpoint(self, partition_key: str) -> Checkpoint | None:
+        """The last checkpoint recorded for a partition (``None`` before any)."""
+
+    @abstractmethod
+    def select_streams(
+        self, originator_ids: Sequence[UUID], up_to: int | None = None
+    ) -> list[StoredEvent]:
+        """Every event of the given streams (only those notified by ``up_to``), in
+        stream order: one query however many streams, so a batch reads its
+        aggregates at once."""
+
+
+# -- Kafka -----------------------------------------------------------------------------
+
+
+class Partition(NamedTuple):
+    """A topic partition (equal to, and hashed like, kafka-python's ``TopicPartition``)."""
+
+    topic: str
+    partition: int
+
+
+class KafkaRecord(Protocol):
+    """One consumed record (kafka-python's ``ConsumerRecord`` has this shape)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes | None]]: ...
+
+
+PartitionsCallback = Callable[[Sequence[Partition]], None]
+
+
+class RecordConsumer(Protocol):
+    """A consumer-group member of the events topic that never commits by itself."""
+
+    def subscribe(
+        self, topic: str, on_assigned: PartitionsCallback, on_revoked: PartitionsCallback
+    ) -> None:
+        """Join the group; the callbacks run inside :meth:`poll` on rebalances."""
+
+    def poll(self, timeout_ms: int, max_records: int) -> Mapping[Partition, Sequence[KafkaRecord]]:
+        """The next records of the assigned partitions (empty after ``timeout_ms``)."""
+
+    def seek(self, partition: Partition, offset: int) -> None:
+        """The next poll of ``partition`` starts at ``offset``."""
+
+    def seek_to_beginning(self, partition: Partition) -> None: ...
+
+    def commit(self, offsets: Mapping[Partition, int]) -> bool:
+        """Commit the next offsets to read (hints for lag tools); False if refused."""
+
+    def lag(self) -> int | None:
+        """Records behind the broker's end, as last reported (``None``: unknown)."""
+
+    def close(self) -> None: ...
+
+
+class DeadLetterSink(Protocol):
+    """Where messages that are not facts go, untouched, with their reason."""
+
+    def send(self, record: KafkaRecord, reason: NotAFact) -> None:
+        """Send one dead letter (asynchronously)."""
+
+    def flush(self, stopping: Callable[[], bool]) -> None:
+        """Return once every dead letter sent is acknowledged by the broker."""
+
+    def close(self) -> None: ...
+
+
+class Decoder(Protocol):
+    """Turns a Kafka value into a reported fact, or raises :class:`NotAFact`."""
+
+    def decode(self, value: bytes | None) -> ReportedFact: ...
+
+
+#: Where a dead letter came from: (topic, partition, offset).
+Origin = tuple[str, int, int]
+
+
+class TopicReader(Protocol):
+    """Reads a whole topic and its dead letters (for reconciliation)."""
+
+    def records(self, topic: str) -> Iterator[KafkaRecord]:
+        """Every record of every partition, from the beginning."""
+
+    def dead_letter_origins(self, topic: str) -> set[Origin]:
+        """Where each record on the topic's dead-letter topic came from."""
+
+
+# -- the read models ---------------------------------------------------------------
+
+Row = dict[str, Any]
+
+
+class DonorIndex(Protocol):
+    """What a lookback needs to find from the read models (projections implement it)."""
+
+    def donor_units(
+        self, donor_id: str, since: datetime, until: datetime
+    ) -> tuple[list[Row], list[Row]]:
+        """A donor's donations collected in [since, until], and their units."""
+
+    def recipients_of(self, unit_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Who was transfused with these units."""
+
+    def reactive_donations_without_case(self) -> list[Row]:
+        """Reactive donations with a known donor that no case was opened for."""
+
+    def case(self, case_id: str) -> Row | None: ...
