@@ -31,16 +31,17 @@ from benchmarks import ingest, memory, projection, queries, scaleout
 from benchmarks.workload import Scale, encoded, history
 from ledger.adapters.broker import EmbeddedBroker, ensure_topics
 from ledger.adapters.kafka import dlq_topic, publish
-from ledger.runtime import tune_garbage_collector
-from ledger.store import StoreURL
+from ledger.adapters.persistence.postgres import PostgresStore
+from ledger.adapters.persistence.sqlite import SQLiteStore
+from ledger.entrypoints.runtime import tune_garbage_collector
 
 PG = os.environ.get("BLOODLEDGER_BENCH_PG", "postgresql://root@127.0.0.1:5432/test")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 @contextmanager
-def pg_stores(count: int) -> Iterator[list[StoreURL]]:
-    stores = [StoreURL.parse(f"{PG}?schema=bench_{uuid.uuid4().hex[:10]}") for _ in range(count)]
+def pg_stores(count: int) -> Iterator[list[PostgresStore]]:
+    stores = [PostgresStore(f"{PG}?schema=bench_{uuid.uuid4().hex[:10]}") for _ in range(count)]
     try:
         yield stores
     finally:
@@ -52,7 +53,7 @@ def pg_stores(count: int) -> Iterator[list[StoreURL]]:
 
 
 def machine() -> dict[str, Any]:
-    with psycopg.connect(StoreURL.parse(PG).conninfo()) as conn:
+    with psycopg.connect(PostgresStore(PG).conninfo()) as conn:
         server = conn.execute("SHOW server_version").fetchone()
     return {
         "cpus": os.cpu_count(),
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             step("ingest and projection rebuild, PostgreSQL")
             results["ingest_postgresql"] = ingest.compare(broker.bootstrap, topic, stores, records)
             results["projection_postgresql"] = projection.compare(stores[-1], args.runs)
-        sqlite = [StoreURL.parse(f"sqlite:///{work}/run{n}.db") for n in range(args.runs)]
+        sqlite = [SQLiteStore(f"sqlite:///{work}/run{n}.db") for n in range(args.runs)]
         step("ingest and projection rebuild, SQLite")
         results["ingest_sqlite"] = ingest.compare(broker.bootstrap, topic, sqlite, records)
         results["projection_sqlite"] = projection.compare(sqlite[-1], args.runs)

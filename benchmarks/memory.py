@@ -89,7 +89,7 @@ def peaks(records: int, batch_size: int) -> dict[str, Any]:
         publish(broker.bootstrap, topic, messages)
         del messages
         store = f"sqlite:///{work}/bench.db"
-        cli = [sys.executable, "-m", "ledger.cli"]
+        cli = [sys.executable, "-m", "ledger.entrypoints.cli"]
         ingest = _run(
             [*cli, "ingest", "--bootstrap", broker.bootstrap, "--store", store, "--until-idle", "5",
              "--progress-every", "1", "--batch-size", str(batch_size)],

@@ -22,8 +22,8 @@ from pyinstrument import Profiler
 from benchmarks.__main__ import RESULTS, pg_stores
 from benchmarks.workload import encoded, history
 from ledger.adapters.avro import AvroCodec
-from ledger.readmodels import ReadModels
-from ledger.runtime import tune_garbage_collector
+from ledger.bootstrap import open_read_models_of
+from ledger.entrypoints.runtime import tune_garbage_collector
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     messages = [value for _, value in encoded(history(args.records))]
     codec = AvroCodec()
-    with pg_stores(1) as [store], ReadModels(store) as models:
+    with pg_stores(1) as [store], open_read_models_of(store) as models:
         profiler = Profiler(interval=0.0005)
         started = time.perf_counter()
         with profiler:

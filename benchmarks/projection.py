@@ -6,15 +6,15 @@ import time
 from typing import Any
 
 from benchmarks.measure import Spread
-from ledger.readmodels import ReadModels
-from ledger.store import StoreURL
+from ledger.adapters.persistence import Store
+from ledger.bootstrap import ReadModels, open_read_models_of
 
 
 def read_log(models: ReadModels, page: int = 500) -> float:
     """Notifications/s of paging through the whole log (no decoding, no writing)."""
     started = time.perf_counter()
     position, seen = 0, 0
-    while rows := models.ledger.recorder.select_notifications(start=position + 1, limit=page):
+    while rows := models.ledger.event_log.page(position + 1, page):
         seen += len(rows)
         position = rows[-1].id
     return seen / (time.perf_counter() - started)
@@ -26,10 +26,10 @@ def rebuild(models: ReadModels) -> float:
     return applied / (time.perf_counter() - started)
 
 
-def compare(store: StoreURL, runs: int) -> dict[str, Any]:
+def compare(store: Store, runs: int) -> dict[str, Any]:
     baseline: list[float] = []
     rebuilt: list[float] = []
-    with ReadModels(store) as models:
+    with open_read_models_of(store) as models:
         events = models.projector.head()
         for _ in range(runs):
             baseline.append(read_log(models))

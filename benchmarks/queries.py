@@ -17,6 +17,7 @@ import json
 import random
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,11 +25,11 @@ from typing import Any
 
 from benchmarks.measure import latencies_ms
 from benchmarks.workload import DEFAULT_SCALE, Scale, history
+from ledger.adapters.persistence import Store, store_for
+from ledger.bootstrap import ReadModels, open_read_models_of
 from ledger.domain.facts import ReportedFact
-from ledger.history import history_json
-from ledger.readmodels import ReadModels
-from ledger.runtime import tune_garbage_collector
-from ledger.store import StoreURL
+from ledger.entrypoints.runtime import tune_garbage_collector
+from ledger.services.history import history_json
 from projections import queries
 
 #: Above this many records a store is filled one calendar year at a time (``segments``).
@@ -38,7 +39,7 @@ REGION = Scale(hospitals=20, donations_per_day=150)
 
 
 def fill(
-    store: StoreURL,
+    store: Store,
     records: int,
     batch: int = 2000,
     progress: bool = False,
@@ -46,7 +47,7 @@ def fill(
     scale: Scale = DEFAULT_SCALE,
 ) -> ReadModels:
     """Record ``records`` generated facts through ``BloodLedger.record``, then project."""
-    models = ReadModels(store)
+    models = open_read_models_of(store)
     started = time.monotonic()
     done = 0
     for facts in segments(records, first_year, scale):
@@ -91,17 +92,26 @@ def _projected(started: float) -> Any:
     return report
 
 
+def busiest(rows: list[dict[str, Any]], column: str) -> tuple[str, int]:
+    """The value of ``column`` most rows have (``None`` not counted), and how many have it."""
+    [(value, count)] = Counter(r[column] for r in rows if r[column] is not None).most_common(1)
+    return value, count
+
+
+def subjects(models: ReadModels) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
+    """Every donation's DIN (in order), the busiest donor and the busiest patient."""
+    donations = models.view.table_rows("donations")
+    dins = sorted(r["din"] for r in donations)
+    donor_id, donations_n = busiest(donations, "donor_id")
+    del donations
+    patient_id, transfusions_n = busiest(models.view.table_rows("transfusions"), "patient_id")
+    donor = {"donor_id": donor_id, "n": donations_n}
+    return dins, donor, {"patient_id": patient_id, "n": transfusions_n}
+
+
 def measure(models: ReadModels, repeats: int = 200) -> dict[str, Any]:
     view = models.view
-    dins = [r["din"] for r in view.select("SELECT din FROM {donations} ORDER BY din")]
-    donor = view.select(
-        "SELECT donor_id, COUNT(*) AS n FROM {donations} WHERE donor_id IS NOT NULL "
-        "GROUP BY donor_id ORDER BY n DESC LIMIT 1"
-    )[0]
-    patient = view.select(
-        "SELECT patient_id, COUNT(*) AS n FROM {transfusions} "
-        "GROUP BY patient_id ORDER BY n DESC LIMIT 1"
-    )[0]
+    dins, donor, patient = subjects(models)
     chance = random.Random(1)
     return {
         "events": models.projector.head(),
@@ -132,7 +142,7 @@ def main() -> None:
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         if args.store:
-            store = StoreURL.parse(args.store)
+            store = store_for(args.store)
         else:
             [store] = stack.enter_context(pg_stores(1))
         started = time.monotonic()

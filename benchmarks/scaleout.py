@@ -8,27 +8,29 @@ import sys
 import time
 from typing import Any
 
-from ledger.application import BloodLedger
-from ledger.store import StoreURL
+from ledger.adapters.persistence import Store
+from ledger.bootstrap import open_ledger
+from ledger.services.partitions import upstream_name
 
 
-def _offsets_done(store: StoreURL, topic: str, partitions: int) -> int:
-    ledger = BloodLedger.open(store)
+def _offsets_done(store: Store, topic: str, partitions: int) -> int:
+    ledger = open_ledger(store)
     try:
-        keys = [f"kafka:{topic}:{p}" for p in range(partitions)]
+        keys = [upstream_name(topic, p) for p in range(partitions)]
         return sum((c.offset + 1) for k in keys if (c := ledger.checkpoint(k)) is not None)
     finally:
         ledger.close()
 
 
 def two_workers(
-    bootstrap: str, topic: str, partitions: int, store: StoreURL, records: int
+    bootstrap: str, topic: str, partitions: int, store: Store, records: int
 ) -> dict[str, Any]:
     """Combined records/s from the first stored batch until every record is stored."""
-    BloodLedger.open(store).close()  # tables first, so the workers do not race to create them
+    open_ledger(store).close()  # tables first, so the workers do not race to create them
     command = [
-        sys.executable, "-m", "ledger.cli", "ingest", "--bootstrap", bootstrap, "--topic", topic,
-        "--store", store.url, "--group", "bench-scaleout", "--until-idle", "5",
+        sys.executable, "-m", "ledger.entrypoints.cli", "ingest",
+        "--bootstrap", bootstrap, "--topic", topic, "--store", store.url,
+        "--group", "bench-scaleout", "--until-idle", "5",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     workers = [
