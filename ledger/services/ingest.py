@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Literal
+from typing import Literal, TypeVar
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
@@ -40,6 +40,7 @@ from ledger.services.ports import (
 from ledger.services.retry import Stopped, until_available
 
 log = logging.getLogger("bloodledger.ingest")
+T = TypeVar("T")
 
 #: How often a chunk is re-tried after a conflicting concurrent write.
 CONFLICT_RETRIES = 3
@@ -64,6 +65,8 @@ class IngestSettings:
     max_records: int = 2000
     until_idle: float | None = None
     progress_every: float = 5.0
+    #: The first pause while the database is unavailable (it doubles, up to 30 s).
+    retry_pause: float = 0.5
 
 
 @dataclass
@@ -134,10 +137,8 @@ class Ingestor:
         """Position each partition from the ledger's checkpoint (the start if it has none)."""
         for tp in assigned:
             key = PartitionState(tp.topic, tp.partition).key
-            checkpoint = until_available(
-                partial(self.ledger.checkpoint, key),
-                what="reading checkpoints",
-                stopping=self.stopping,
+            checkpoint = self._until_available(
+                partial(self.ledger.checkpoint, key), "reading checkpoints"
             )
             self.partitions[tp] = PartitionState.resume(tp.topic, tp.partition, checkpoint)
             if checkpoint is None:
@@ -201,13 +202,11 @@ class Ingestor:
                 if chunk is not None:
                     chunks.append(chunk)
         self.dead_letters.flush(self.stopping)  # acknowledged before their offsets are recorded
-        until_available(
-            lambda: self._record(chunks), what="storing a batch", stopping=self.stopping
-        )
+        self._until_available(lambda: self._record(chunks), "storing a batch")
         for chunk in chunks:
             chunk.state.recorded = chunk.checkpoint.offset
         if self.after_batch is not None:
-            until_available(self.after_batch, what="updating projections", stopping=self.stopping)
+            self._until_available(self.after_batch, "updating projections")
         if done and not self.consumer.commit(done):
             log.warning("offset commit refused; the ledger's checkpoints govern")
 
@@ -291,6 +290,11 @@ class Ingestor:
             return
         msg = f"could not record a chunk of {name} after {CONFLICT_RETRIES} attempts"
         raise RuntimeError(msg)
+
+    def _until_available(self, action: Callable[[], T], what: str) -> T:
+        return until_available(
+            action, what=what, stopping=self.stopping, first_pause=self.settings.retry_pause
+        )
 
     def _count(self, outcome: BatchOutcome) -> None:
         self.counters.stored += outcome.facts - outcome.duplicates

@@ -6,15 +6,14 @@ import collections
 
 import pytest
 
-from ledger.adapters.persistence import store_for
-from ledger.bootstrap import open_ledger
 from simulator import DemoConfig, generate
+from tests.domain_ledger import DomainLedger
 
 
 @pytest.mark.parametrize("seed", [2026, 7, 11])
 def test_every_unit_gets_exactly_the_flags_the_generator_planted(seed: int) -> None:
     stream = generate(DemoConfig(seed=seed, days=14))
-    ledger = open_ledger(store_for("memory://"))
+    ledger = DomainLedger()
     ledger.record(list(stream.facts))
     planted: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
     for flag, units in stream.injected.items():

@@ -5,10 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.adapters.persistence import store_for
-from ledger.bootstrap import open_ledger
 from ledger.domain.facts import ReportedFact
 from tests.builders import PLASMA, RBC, Timeline
+from tests.domain_ledger import DomainLedger
 
 
 def story() -> list[ReportedFact]:
@@ -29,7 +28,7 @@ FACTS = story()
 
 
 def final_states(arrival: list[ReportedFact], cuts: list[int]) -> dict[str, tuple[object, ...]]:
-    ledger = open_ledger(store_for("memory://"))
+    ledger = DomainLedger()
     start = 0
     for cut in [*sorted(cuts), len(arrival)]:
         ledger.record(arrival[start:cut])

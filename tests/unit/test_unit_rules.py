@@ -1,8 +1,10 @@
-"""The unit's state machine and safety flags, recorded through the ledger on every store.
+"""The unit's state machine and safety flags, told as stories of reported facts.
 
 Each test tells one story with :class:`tests.builders.Timeline`, records it
-through :meth:`BloodLedger.record` and reads the unit back from the store,
-so the rules are checked on replayed state, not on objects in memory.
+through the domain's aggregates (:class:`tests.domain_ledger.DomainLedger`:
+no store, no I/O) and reads the unit back by replaying its events, so the
+rules are checked on replayed state. The same stories on every store are in
+``tests/integration/test_backend_parity.py``.
 """
 
 from __future__ import annotations
@@ -15,28 +17,33 @@ from ledger.domain.facts import ReportedFact
 from ledger.domain.unit import LEDGER_ACTOR
 from ledger.domain.unit_state import UnitState
 from ledger.domain.vocabulary import DONATION_LEVEL
-from ledger.services.application import BloodLedger
 from tests.builders import HOSPITAL, PLASMA, RBC, Timeline, at
+from tests.domain_ledger import DomainLedger
 
 
-def record(ledger: BloodLedger, facts: Sequence[ReportedFact]) -> None:
+@pytest.fixture
+def ledger() -> DomainLedger:
+    return DomainLedger()
+
+
+def record(ledger: DomainLedger, facts: Sequence[ReportedFact]) -> None:
     ledger.record(list(facts))
 
 
 def state(
-    ledger: BloodLedger, timeline: Timeline, product_code: str = RBC, hour: float | None = None
+    ledger: DomainLedger, timeline: Timeline, product_code: str = RBC, hour: float | None = None
 ) -> UnitState:
     units = ledger.units_of(timeline.din, product_code)
     assert len(units) == 1
     return units[0].state(None if hour is None else at(hour))
 
 
-def flags(ledger: BloodLedger, timeline: Timeline, product_code: str = RBC) -> set[str]:
+def flags(ledger: DomainLedger, timeline: Timeline, product_code: str = RBC) -> set[str]:
     record(ledger, timeline.facts)
     return set(state(ledger, timeline, product_code).flags)
 
 
-def test_a_clean_vein_to_vein_path_ends_transfused_without_flags(ledger: BloodLedger) -> None:
+def test_a_clean_vein_to_vein_path_ends_transfused_without_flags(ledger: DomainLedger) -> None:
     timeline = Timeline().transfused_cleanly()
     record(ledger, timeline.facts)
     final = state(ledger, timeline)
@@ -65,7 +72,7 @@ def test_a_clean_vein_to_vein_path_ends_transfused_without_flags(ledger: BloodLe
     ],
 )
 def test_as_of_replays_only_facts_that_had_occurred(
-    ledger: BloodLedger, hour: float, status: str, facility: str | None
+    ledger: DomainLedger, hour: float, status: str, facility: str | None
 ) -> None:
     timeline = Timeline().transfused_cleanly()
     record(ledger, timeline.facts)
@@ -73,7 +80,7 @@ def test_as_of_replays_only_facts_that_had_occurred(
     assert (past.status, past.facility) == (status, facility)
 
 
-def test_donation_facts_are_stored_once_yet_every_unit_folds_them(ledger: BloodLedger) -> None:
+def test_donation_facts_are_stored_once_yet_every_unit_folds_them(ledger: DomainLedger) -> None:
     timeline = Timeline()
     collected = timeline.collected()
     timeline.produced(product_code=RBC)
@@ -93,7 +100,7 @@ def test_donation_facts_are_stored_once_yet_every_unit_folds_them(ledger: BloodL
 
 
 def test_reactive_marker_quarantines_every_component_including_later_ones(
-    ledger: BloodLedger,
+    ledger: DomainLedger,
 ) -> None:
     timeline = Timeline()
     timeline.collected()
@@ -119,7 +126,7 @@ def test_reactive_marker_quarantines_every_component_including_later_ones(
         ]
 
 
-def test_reactive_result_resent_does_not_quarantine_twice(ledger: BloodLedger) -> None:
+def test_reactive_result_resent_does_not_quarantine_twice(ledger: DomainLedger) -> None:
     timeline = Timeline()
     timeline.produced()
     timeline.tested(test="HIV_NAT", result="REACTIVE")
@@ -133,7 +140,7 @@ def test_reactive_result_resent_does_not_quarantine_twice(ledger: BloodLedger) -
     ("test", "counts"), [("ALT", False), ("ABO_RHD", False), ("SYPHILIS", True)]
 )
 def test_only_infectious_markers_make_a_donation_reactive(
-    ledger: BloodLedger, test: str, counts: bool
+    ledger: DomainLedger, test: str, counts: bool
 ) -> None:
     timeline = Timeline()
     timeline.produced()
@@ -141,7 +148,7 @@ def test_only_infectious_markers_make_a_donation_reactive(
     assert ("REACTIVE_DONATION" in flags(ledger, timeline)) is counts
 
 
-def test_release_does_not_lift_a_reactive_quarantine(ledger: BloodLedger) -> None:
+def test_release_does_not_lift_a_reactive_quarantine(ledger: DomainLedger) -> None:
     timeline = Timeline()
     timeline.produced()
     timeline.tested(hour=4, result="REACTIVE")
@@ -150,7 +157,7 @@ def test_release_does_not_lift_a_reactive_quarantine(ledger: BloodLedger) -> Non
     assert {"REACTIVE_DONATION", "UNRELEASED_USE"} <= flags(ledger, timeline)
 
 
-def test_release_lifts_an_ordinary_quarantine(ledger: BloodLedger) -> None:
+def test_release_lifts_an_ordinary_quarantine(ledger: DomainLedger) -> None:
     timeline = Timeline()
     timeline.produced()
     timeline.quarantined(hour=3)
@@ -159,7 +166,7 @@ def test_release_lifts_an_ordinary_quarantine(ledger: BloodLedger) -> None:
     assert state(ledger, timeline).status == "AVAILABLE"
 
 
-def test_issue_before_release_is_unreleased_use(ledger: BloodLedger) -> None:
+def test_issue_before_release_is_unreleased_use(ledger: DomainLedger) -> None:
     timeline = Timeline()
     timeline.produced()
     timeline.issued(hour=5)
@@ -167,13 +174,13 @@ def test_issue_before_release_is_unreleased_use(ledger: BloodLedger) -> None:
     assert flags(ledger, timeline) == {"UNRELEASED_USE"}
 
 
-def test_transfusion_while_quarantined_is_unreleased_use(ledger: BloodLedger) -> None:
+def test_transfusion_while_quarantined_is_unreleased_use(ledger: DomainLedger) -> None:
     timeline = Timeline().transfused_cleanly()
     timeline.quarantined(hour=21)
     assert "UNRELEASED_USE" in flags(ledger, timeline)
 
 
-def test_transfusion_after_expiry_is_expired_use(ledger: BloodLedger) -> None:
+def test_transfusion_after_expiry_is_expired_use(ledger: DomainLedger) -> None:
     timeline = Timeline()
     timeline.produced(shelf_days=0.5)  # expires at hour 14
     timeline.released()
@@ -195,7 +202,7 @@ def test_transfusion_after_expiry_is_expired_use(ledger: BloodLedger) -> None:
     ],
 )
 def test_abo_compatibility_follows_the_component(
-    ledger: BloodLedger, component: str, donor: str, patient: str, flagged: bool
+    ledger: DomainLedger, component: str, donor: str, patient: str, flagged: bool
 ) -> None:
     timeline = Timeline()
     timeline.produced(component=component, abo=donor)
@@ -205,7 +212,7 @@ def test_abo_compatibility_follows_the_component(
     assert ("ABO_INCOMPATIBLE" in flags(ledger, timeline)) is flagged
 
 
-def test_rhd_positive_red_cells_to_rhd_negative_patient_is_flagged(ledger: BloodLedger) -> None:
+def test_rhd_positive_red_cells_to_rhd_negative_patient_is_flagged(ledger: DomainLedger) -> None:
     timeline = Timeline()
     timeline.produced(rhd="POS")
     timeline.released()
@@ -225,7 +232,7 @@ def test_rhd_positive_red_cells_to_rhd_negative_patient_is_flagged(ledger: Blood
     ],
 )
 def test_red_cells_need_a_compatible_crossmatch_on_a_recent_sample(
-    ledger: BloodLedger, sample_hour: float | None, result: str | None, flagged: bool
+    ledger: DomainLedger, sample_hour: float | None, result: str | None, flagged: bool
 ) -> None:
     timeline = Timeline()
     timeline.produced()
@@ -236,7 +243,7 @@ def test_red_cells_need_a_compatible_crossmatch_on_a_recent_sample(
     assert ("NO_VALID_CROSSMATCH" in flags(ledger, timeline)) is flagged
 
 
-def test_crossmatch_for_another_patient_does_not_count(ledger: BloodLedger) -> None:
+def test_crossmatch_for_another_patient_does_not_count(ledger: DomainLedger) -> None:
     timeline = Timeline()
     timeline.produced()
     timeline.released()
@@ -245,7 +252,7 @@ def test_crossmatch_for_another_patient_does_not_count(ledger: BloodLedger) -> N
     assert flags(ledger, timeline) == {"NO_VALID_CROSSMATCH"}
 
 
-def test_plasma_needs_no_crossmatch(ledger: BloodLedger) -> None:
+def test_plasma_needs_no_crossmatch(ledger: DomainLedger) -> None:
     timeline = Timeline()
     timeline.produced(product_code=PLASMA, component="PLASMA")
     timeline.released(product_code=PLASMA)
@@ -255,7 +262,7 @@ def test_plasma_needs_no_crossmatch(ledger: BloodLedger) -> None:
 
 @pytest.mark.parametrize(("patient", "flagged"), [("P000001", False), ("P000002", True)])
 def test_autologous_unit_only_to_its_intended_patient(
-    ledger: BloodLedger, patient: str, flagged: bool
+    ledger: DomainLedger, patient: str, flagged: bool
 ) -> None:
     timeline = Timeline()
     timeline.collected(donation_type="AUTOLOGOUS", intended="P000001")
@@ -266,7 +273,7 @@ def test_autologous_unit_only_to_its_intended_patient(
     assert ("AUTOLOGOUS_MISMATCH" in flags(ledger, timeline)) is flagged
 
 
-def test_second_transfusion_start_is_double_use(ledger: BloodLedger) -> None:
+def test_second_transfusion_start_is_double_use(ledger: DomainLedger) -> None:
     timeline = Timeline().transfused_cleanly()
     timeline.crossmatched(hour=26, patient="P000002")
     timeline.started(hour=27, patient="P000002")
@@ -275,7 +282,7 @@ def test_second_transfusion_start_is_double_use(ledger: BloodLedger) -> None:
 
 @pytest.mark.parametrize(("minutes", "flagged"), [(20, False), (30, False), (45, True)])
 def test_return_after_thirty_minutes_then_use_is_cold_chain(
-    ledger: BloodLedger, minutes: int, flagged: bool
+    ledger: DomainLedger, minutes: int, flagged: bool
 ) -> None:
     timeline = Timeline()
     timeline.produced()
@@ -288,7 +295,7 @@ def test_return_after_thirty_minutes_then_use_is_cold_chain(
     assert ("COLD_CHAIN" in flags(ledger, timeline)) is flagged
 
 
-def test_warm_receipt_is_cold_chain_only_when_the_unit_is_used(ledger: BloodLedger) -> None:
+def test_warm_receipt_is_cold_chain_only_when_the_unit_is_used(ledger: DomainLedger) -> None:
     timeline = Timeline()
     timeline.produced()
     timeline.released()
@@ -301,7 +308,7 @@ def test_warm_receipt_is_cold_chain_only_when_the_unit_is_used(ledger: BloodLedg
     assert flags(ledger, later) == {"COLD_CHAIN"}
 
 
-def test_failed_bedside_check_is_flagged(ledger: BloodLedger) -> None:
+def test_failed_bedside_check_is_flagged(ledger: DomainLedger) -> None:
     timeline = Timeline()
     timeline.produced()
     timeline.released()
@@ -310,7 +317,7 @@ def test_failed_bedside_check_is_flagged(ledger: BloodLedger) -> None:
     assert flags(ledger, timeline) == {"NO_BEDSIDE_CHECK"}
 
 
-def test_receipt_where_never_issued_is_an_unexpected_sequence(ledger: BloodLedger) -> None:
+def test_receipt_where_never_issued_is_an_unexpected_sequence(ledger: DomainLedger) -> None:
     timeline = Timeline()
     timeline.produced()
     timeline.released()
@@ -319,7 +326,7 @@ def test_receipt_where_never_issued_is_an_unexpected_sequence(ledger: BloodLedge
     assert flags(ledger, timeline) == {"UNEXPECTED_SEQUENCE"}
 
 
-def test_late_receipt_lands_in_its_true_place(ledger: BloodLedger) -> None:
+def test_late_receipt_lands_in_its_true_place(ledger: DomainLedger) -> None:
     timeline = Timeline().transfused_cleanly()
     receipt = next(f for f in timeline.facts if f.event_type == "UnitReceived")
     first = [f for f in timeline.facts if f is not receipt]
@@ -330,7 +337,7 @@ def test_late_receipt_lands_in_its_true_place(ledger: BloodLedger) -> None:
     assert (final.status, final.facility, final.flags) == ("TRANSFUSED", HOSPITAL, ())
 
 
-def test_release_reported_late_still_precedes_the_issue(ledger: BloodLedger) -> None:
+def test_release_reported_late_still_precedes_the_issue(ledger: DomainLedger) -> None:
     timeline = Timeline()
     timeline.produced()
     release = timeline.released(hour=6)
@@ -341,7 +348,7 @@ def test_release_reported_late_still_precedes_the_issue(ledger: BloodLedger) -> 
     assert state(ledger, timeline).flags == ()
 
 
-def test_repeated_event_id_is_a_no_op(ledger: BloodLedger) -> None:
+def test_repeated_event_id_is_a_no_op(ledger: DomainLedger) -> None:
     timeline = Timeline().transfused_cleanly()
     first = ledger.record(timeline.facts)
     again = ledger.record(timeline.facts)
@@ -352,7 +359,7 @@ def test_repeated_event_id_is_a_no_op(ledger: BloodLedger) -> None:
     assert len(unit.facts) == len(timeline.facts)
 
 
-def test_donation_facts_appear_in_every_units_history(ledger: BloodLedger) -> None:
+def test_donation_facts_appear_in_every_units_history(ledger: DomainLedger) -> None:
     timeline = Timeline()
     collected = timeline.collected()
     timeline.produced(product_code=RBC)
@@ -367,7 +374,7 @@ def test_donation_facts_appear_in_every_units_history(ledger: BloodLedger) -> No
         assert grouped.event_id in ids
 
 
-def test_conflicting_transfusions_are_both_kept(ledger: BloodLedger) -> None:
+def test_conflicting_transfusions_are_both_kept(ledger: DomainLedger) -> None:
     timeline = Timeline()
     timeline.produced()
     timeline.released()
@@ -381,7 +388,7 @@ def test_conflicting_transfusions_are_both_kept(ledger: BloodLedger) -> None:
     assert "DOUBLE_USE" in unit.state().flags
 
 
-def test_discarded_unit_is_out_of_stock_and_its_use_is_unexpected(ledger: BloodLedger) -> None:
+def test_discarded_unit_is_out_of_stock_and_its_use_is_unexpected(ledger: DomainLedger) -> None:
     timeline = Timeline()
     timeline.produced()
     timeline.released()
@@ -392,7 +399,7 @@ def test_discarded_unit_is_out_of_stock_and_its_use_is_unexpected(ledger: BloodL
     assert flags(ledger, timeline) == {"UNEXPECTED_SEQUENCE"}
 
 
-def test_a_unit_returned_in_time_is_available_again(ledger: BloodLedger) -> None:
+def test_a_unit_returned_in_time_is_available_again(ledger: DomainLedger) -> None:
     timeline = Timeline()
     timeline.produced()
     timeline.released()
@@ -411,7 +418,7 @@ def test_a_unit_returned_in_time_is_available_again(ledger: BloodLedger) -> None
     assert state(ledger, timeline, hour=21.1).holder_patient_id == "P000001"
 
 
-def test_crossmatch_for_a_unit_not_produced_yet_is_kept_and_flagged(ledger: BloodLedger) -> None:
+def test_crossmatch_for_a_unit_not_produced_yet_is_kept_and_flagged(ledger: DomainLedger) -> None:
     timeline = Timeline()
     early = timeline.crossmatched(hour=1)
     timeline.produced(hour=2)

@@ -1,0 +1,83 @@
+"""The domain on its own: facts recorded by the aggregates and read back by replay.
+
+No store, no serialisation, no I/O: what :class:`~ledger.services.application.BloodLedger`
+does with a recorder, done with a dict of event lists, so unit tests exercise
+the aggregates and the unit's state machine directly. Aggregates are always
+rebuilt from their events, so the rules are checked on replayed state. The
+backends are compared with this in ``tests/integration/test_backend_parity.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from ledger.domain.donation import Donation, donation_id, record_fact, unit_record
+from ledger.domain.facts import ReportedFact
+from ledger.domain.stream import fold
+from ledger.domain.unit import BloodUnit, UnitRecord, unit_id
+
+
+@dataclass(frozen=True)
+class Outcome:
+    facts: int
+    duplicates: int
+    events: int
+
+
+@dataclass
+class _Workspace:
+    ledger: DomainLedger
+    touched: dict[UUID, Any] = field(default_factory=dict)
+
+    def _get(self, aggregate_id: UUID) -> Any:
+        if aggregate_id not in self.touched:
+            found = self.ledger.load(aggregate_id)
+            if found is None:
+                return None
+            self.touched[aggregate_id] = found
+        return self.touched[aggregate_id]
+
+    def donation(self, din: str) -> Donation | None:
+        found: Donation | None = self._get(donation_id(din))
+        return found
+
+    def unit(self, din: str, product_code: str) -> BloodUnit | None:
+        found: BloodUnit | None = self._get(unit_id(din, product_code))
+        return found
+
+    def add(self, aggregate: Donation | BloodUnit) -> None:
+        self.touched[aggregate.id] = aggregate
+
+
+class DomainLedger:
+    """Streams of domain events in memory, appended to one batch at a time."""
+
+    def __init__(self) -> None:
+        self.streams: dict[UUID, list[Any]] = {}
+
+    def record(self, facts: Sequence[ReportedFact]) -> Outcome:
+        workspace = _Workspace(self)
+        duplicates = sum(0 if record_fact(fact, workspace) else 1 for fact in facts)
+        events = [e for a in workspace.touched.values() for e in a.collect_events()]
+        for event in events:
+            self.streams.setdefault(event.originator_id, []).append(event)
+        return Outcome(len(facts), duplicates, len(events))
+
+    def load(self, aggregate_id: UUID) -> Any:
+        events = self.streams.get(aggregate_id)
+        return fold(None, events) if events else None
+
+    def donation(self, din: str) -> Donation | None:
+        found = self.load(donation_id(din))
+        return found if isinstance(found, Donation) else None
+
+    def units_of(self, din: str, product_code: str | None = None) -> list[UnitRecord]:
+        donation = self.donation(din)
+        if donation is None:
+            return []
+        codes = [product_code] if product_code else donation.product_codes
+        units = [self.load(unit_id(din, code)) for code in codes]
+        return [unit_record(u, donation) for u in units if isinstance(u, BloodUnit)]

@@ -1,0 +1,288 @@
+"""The unit's state machine on its own: :func:`evaluate` and :func:`timeline` over facts.
+
+No aggregate, no store: stored fact classes are made directly from reported
+facts and folded. Every status is reached, every flag is raised by some
+story, the state as of a moment is the fold of the facts that had occurred,
+and the order facts arrive in does not matter (only when they occurred).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.domain.events import Fact, fact_class, new_fact_kwargs
+from ledger.domain.facts import ReportedFact
+from ledger.domain.unit_state import Status, UnitState, evaluate, timeline
+from ledger.domain.vocabulary import EventType, Flag
+from tests.builders import HOSPITAL, PLASMA, RBC, Timeline, at
+
+RECORDED = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def stored(facts: Sequence[ReportedFact]) -> list[Fact]:
+    """The stored events of reported facts, in recording order (as a stream holds them)."""
+    return [
+        fact_class(f.event_type)(
+            originator_id=uuid.uuid4(),
+            originator_version=number,
+            timestamp=RECORDED,
+            **new_fact_kwargs(f),
+        )
+        for number, f in enumerate(facts, start=1)
+    ]
+
+
+def state_of(story: Timeline, product_code: str = RBC, as_of: datetime | None = None) -> UnitState:
+    return evaluate(story.din, product_code, stored(story.facts), as_of)
+
+
+def _produced() -> Timeline:
+    story = Timeline()
+    story.produced()
+    return story
+
+
+def _released() -> Timeline:
+    story = _produced()
+    story.released()
+    return story
+
+
+def _quarantined() -> Timeline:
+    story = _released()
+    story.quarantined(hour=7)
+    return story
+
+
+def _in_transit() -> Timeline:
+    story = _released()
+    story.issued()
+    return story
+
+
+def _dispensed() -> Timeline:
+    story = _in_transit()
+    story.received()
+    story.crossmatched()
+    story.dispensed()
+    return story
+
+
+def _in_transfusion() -> Timeline:
+    story = _dispensed()
+    story.started()
+    return story
+
+
+def _transfused() -> Timeline:
+    story = _in_transfusion()
+    story.completed()
+    return story
+
+
+def _discarded() -> Timeline:
+    story = _released()
+    story.discarded(hour=9)
+    return story
+
+
+@pytest.mark.parametrize(
+    ("story", "status", "facility"),
+    [
+        (Timeline, Status.NOT_PRODUCED, None),
+        (_produced, Status.PRODUCED, "S3101"),
+        (_released, Status.AVAILABLE, "S3101"),
+        (_quarantined, Status.QUARANTINED, "S3101"),
+        (_in_transit, Status.IN_TRANSIT, "S3101"),
+        (_dispensed, Status.DISPENSED, HOSPITAL),
+        (_in_transfusion, Status.IN_TRANSFUSION, HOSPITAL),
+        (_transfused, Status.TRANSFUSED, HOSPITAL),
+        (_discarded, Status.DISCARDED, "S3101"),
+    ],
+)
+def test_every_status_is_reached_by_its_transition(
+    story: Callable[[], Timeline], status: Status, facility: str | None
+) -> None:
+    state = state_of(story())
+    assert (state.status, state.facility) == (status, facility)
+    assert state.flags == ()
+
+
+def _reactive() -> Timeline:
+    story = _produced()
+    story.tested(test="HIV_NAT", result="REACTIVE")
+    return story
+
+
+def _unreleased_use() -> Timeline:
+    story = _produced()
+    story.issued()
+    return story
+
+
+def _expired_use() -> Timeline:
+    story = Timeline()
+    story.produced(shelf_days=0.1)
+    story.released()
+    story.crossmatched()
+    story.started()
+    return story
+
+
+def _use_with(**crossmatch: str) -> Timeline:
+    story = _released()
+    story.crossmatched(**crossmatch)
+    story.started()
+    return story
+
+
+def _no_valid_crossmatch() -> Timeline:
+    story = _released()
+    story.started()
+    return story
+
+
+def _autologous_mismatch() -> Timeline:
+    story = Timeline()
+    story.collected(donation_type="AUTOLOGOUS", intended="P000009")
+    story.produced()
+    story.released()
+    story.crossmatched()
+    story.started()
+    return story
+
+
+def _double_use() -> Timeline:
+    story = _transfused()
+    story.crossmatched(hour=30, patient="P000002")
+    story.started(hour=31, patient="P000002")
+    return story
+
+
+def _cold_chain() -> Timeline:
+    story = _in_transit()
+    story.received(ok=False)
+    story.crossmatched()
+    story.started()
+    return story
+
+
+def _no_bedside_check() -> Timeline:
+    story = _released()
+    story.crossmatched()
+    story.started(bedside=False)
+    return story
+
+
+def _unexpected_sequence() -> Timeline:
+    story = _released()
+    story.issued(to="S3103")
+    story.received(at_facility=HOSPITAL)
+    return story
+
+
+#: One story per safety flag, raising exactly that flag.
+FLAG_STORIES: dict[Flag, Callable[[], Timeline]] = {
+    Flag.REACTIVE_DONATION: _reactive,
+    Flag.UNRELEASED_USE: _unreleased_use,
+    Flag.EXPIRED_USE: _expired_use,
+    Flag.ABO_INCOMPATIBLE: lambda: _use_with(abo="O"),
+    Flag.RHD_INCOMPATIBLE: lambda: _use_with(rhd="NEG"),
+    Flag.NO_VALID_CROSSMATCH: _no_valid_crossmatch,
+    Flag.AUTOLOGOUS_MISMATCH: _autologous_mismatch,
+    Flag.DOUBLE_USE: _double_use,
+    Flag.COLD_CHAIN: _cold_chain,
+    Flag.NO_BEDSIDE_CHECK: _no_bedside_check,
+    Flag.UNEXPECTED_SEQUENCE: _unexpected_sequence,
+}
+
+
+def test_every_flag_of_the_contract_has_a_story() -> None:
+    assert set(FLAG_STORIES) == set(Flag)
+
+
+@pytest.mark.parametrize("flag", list(Flag))
+def test_each_story_raises_exactly_its_flag_with_the_fact_that_showed_it(flag: Flag) -> None:
+    story = FLAG_STORIES[flag]()
+    state = state_of(story)
+    assert state.flags == (flag,)
+    shown_by = {f.event_id for f in story.facts}
+    assert state.findings and all(f.event_id in shown_by for f in state.findings)
+
+
+def test_every_fact_class_has_a_transition() -> None:
+    story = _double_use()
+    story.evaluated(hour=48)
+    story.fact("AdverseReactionReported", 26, RBC, HOSPITAL, patient_id="P000001",
+               category="FNHTR", severity="NON_SEVERE", imputability="PROBABLE",
+               onset_at=at(24))  # fmt: skip
+    story.returned(hour=50, minutes=5)
+    story.tested(hour=1)
+    story.collected(hour=0)
+    story.quarantined(hour=60)
+    story.discarded(hour=61)
+    assert {f.event_type for f in story.facts} == set(EventType)
+    assert state_of(story).status == Status.DISCARDED
+
+
+def test_facts_at_the_same_instant_are_applied_in_recording_order() -> None:
+    story = _released()
+    story.quarantined(hour=7)
+    story.released(hour=7)  # the same instant: recorded after, so it lifts the quarantine
+    assert state_of(story).status == Status.AVAILABLE
+    reverse = _released()
+    reverse.released(hour=7)
+    reverse.quarantined(hour=7)
+    assert state_of(reverse).status == Status.QUARANTINED
+
+
+def story() -> list[ReportedFact]:
+    """Two units, a late reactive result, a warm receipt, a return and a missed check."""
+    facts = _transfused()
+    facts.produced(hour=3, product_code=PLASMA, component="PLASMA")
+    facts.released(hour=6.5, product_code=PLASMA)
+    facts.issued(hour=8.5, product_code=PLASMA)
+    facts.received(hour=10.5, product_code=PLASMA, ok=False)
+    facts.dispensed(hour=30, product_code=PLASMA)
+    facts.returned(hour=31, minutes=40, product_code=PLASMA)
+    facts.started(hour=32, product_code=PLASMA, bedside=False)
+    facts.tested(hour=40, test="HCV_AB", result="REACTIVE")
+    return facts.facts
+
+
+STORY = story()
+
+
+@settings(max_examples=100, deadline=None)
+@given(arrival=st.permutations(STORY), code=st.sampled_from([RBC, PLASMA]))
+def test_the_order_facts_arrive_in_does_not_matter(
+    arrival: list[ReportedFact], code: str
+) -> None:
+    din = STORY[0].din
+    assert evaluate(din, code, stored(arrival)) == evaluate(din, code, stored(STORY))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    chosen=st.lists(st.sampled_from(range(len(STORY))), unique=True),
+    code=st.sampled_from([RBC, PLASMA]),
+)
+def test_the_timeline_is_the_state_as_of_each_moment(chosen: list[int], code: str) -> None:
+    facts = stored([STORY[i] for i in chosen])
+    states = timeline(STORY[0].din, code, facts)
+    assert [moment for moment, _ in states] == sorted({f.occurred_at for f in facts})
+    for moment, state in states:
+        assert evaluate(STORY[0].din, code, facts, as_of=moment) == state
+
+
+def test_as_of_ignores_facts_that_had_not_occurred() -> None:
+    story = _transfused()
+    assert state_of(story, as_of=at(9)).status == Status.IN_TRANSIT
+    assert state_of(story, as_of=at(22.5)).status == Status.DISPENSED
+    assert state_of(story, as_of=at(1)).status == Status.NOT_PRODUCED
