@@ -19,7 +19,7 @@ from pathlib import Path
 from eventsourcing.persistence import Tracking
 from pyinstrument import Profiler
 
-from benchmarks.__main__ import RESULTS, pg_stores
+from benchmarks.machine import RESULTS, pg_stores
 from benchmarks.workload import encoded, history
 from ledger.adapters.avro import AvroCodec
 from ledger.bootstrap import open_read_models_of

@@ -130,7 +130,7 @@ def measure(models: ReadModels, repeats: int = 200) -> dict[str, Any]:
 
 
 def main() -> None:
-    from benchmarks.__main__ import RESULTS, machine, pg_stores
+    from benchmarks.machine import RESULTS, machine, pg_stores
 
     tune_garbage_collector()  # as the bloodledger commands do
     parser = argparse.ArgumentParser(description="history and trace latency at one store size")
