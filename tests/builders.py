@@ -233,3 +233,19 @@ class Timeline:
         self.completed(product_code=product_code)
         self.evaluated(product_code=product_code)
         return self
+
+
+def two_units_story() -> list[ReportedFact]:
+    """Two units of one donation: red cells transfused cleanly; plasma received warm,
+    returned late and hung without a bedside check; then a late REACTIVE result.
+    Every fact occurred at a distinct instant."""
+    timeline = Timeline().transfused_cleanly(RBC)
+    timeline.produced(hour=3, product_code=PLASMA, component="PLASMA")
+    timeline.released(hour=6.5, product_code=PLASMA)
+    timeline.issued(hour=8.5, product_code=PLASMA)
+    timeline.received(hour=10.5, product_code=PLASMA, ok=False)
+    timeline.dispensed(hour=30, product_code=PLASMA)
+    timeline.returned(hour=31, minutes=40, product_code=PLASMA)
+    timeline.started(hour=32, product_code=PLASMA, bedside=False)
+    timeline.tested(hour=40, test="HCV_AB", result="REACTIVE")
+    return timeline.facts

@@ -10,11 +10,11 @@ backends are compared with this in ``tests/integration/test_backend_parity.py``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from ledger.domain.donation import Donation, donation_id, record_fact, unit_record
+from ledger.domain.donation import Donation, Workspace, donation_id, record_fact, unit_record
 from ledger.domain.facts import ReportedFact
 from ledger.domain.stream import fold
 from ledger.domain.unit import BloodUnit, UnitRecord, unit_id
@@ -27,31 +27,6 @@ class Outcome:
     events: int
 
 
-@dataclass
-class _Workspace:
-    ledger: DomainLedger
-    touched: dict[UUID, Any] = field(default_factory=dict)
-
-    def _get(self, aggregate_id: UUID) -> Any:
-        if aggregate_id not in self.touched:
-            found = self.ledger.load(aggregate_id)
-            if found is None:
-                return None
-            self.touched[aggregate_id] = found
-        return self.touched[aggregate_id]
-
-    def donation(self, din: str) -> Donation | None:
-        found: Donation | None = self._get(donation_id(din))
-        return found
-
-    def unit(self, din: str, product_code: str) -> BloodUnit | None:
-        found: BloodUnit | None = self._get(unit_id(din, product_code))
-        return found
-
-    def add(self, aggregate: Donation | BloodUnit) -> None:
-        self.touched[aggregate.id] = aggregate
-
-
 class DomainLedger:
     """Streams of domain events in memory, appended to one batch at a time."""
 
@@ -59,9 +34,9 @@ class DomainLedger:
         self.streams: dict[UUID, list[Any]] = {}
 
     def record(self, facts: Sequence[ReportedFact]) -> Outcome:
-        workspace = _Workspace(self)
+        workspace = Workspace(self.load)
         duplicates = sum(0 if record_fact(fact, workspace) else 1 for fact in facts)
-        events = [e for a in workspace.touched.values() for e in a.collect_events()]
+        events = [e for a in workspace.aggregates() for e in a.collect_events()]
         for event in events:
             self.streams.setdefault(event.originator_id, []).append(event)
         return Outcome(len(facts), duplicates, len(events))

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import functools
 import uuid
-from typing import Protocol
+from collections.abc import Callable, Mapping
 from uuid import UUID
 
 from ledger.domain.din import RECENT_DINS
 from ledger.domain.events import DonationRegistered, DonationUnitAdded, Fact, is_reactive
 from ledger.domain.facts import ReportedFact
 from ledger.domain.stream import FactStream
-from ledger.domain.unit import NAMESPACE, BloodUnit, UnitRecord, is_reactive_result
+from ledger.domain.unit import NAMESPACE, BloodUnit, UnitRecord, is_reactive_result, unit_id
 
 
 @functools.lru_cache(maxsize=RECENT_DINS)
@@ -65,14 +65,42 @@ def unit_record(unit: BloodUnit, donation: Donation | None) -> UnitRecord:
     return UnitRecord(unit, tuple(donation.facts) if donation is not None else ())
 
 
-class Workspace(Protocol):
-    """The aggregates a batch of facts touches, loaded or newly registered."""
+Loader = Callable[[UUID], "Donation | BloodUnit | None"]
 
-    def donation(self, din: str) -> Donation | None: ...
 
-    def unit(self, din: str, product_code: str) -> BloodUnit | None: ...
+class Workspace:
+    """The aggregates a batch of facts touches, each loaded at most once, or newly
+    registered; whoever records the batch collects their new events afterwards."""
 
-    def add(self, aggregate: Donation | BloodUnit) -> None: ...
+    def __init__(self, load: Loader) -> None:
+        self._load = load
+        self._aggregates: dict[UUID, Donation | BloodUnit] = {}
+
+    def preload(self, found: Mapping[UUID, Donation | BloodUnit]) -> None:
+        """Aggregates already read (e.g. a whole batch's, in one query)."""
+        self._aggregates.update(found)
+
+    def _get(self, aggregate_id: UUID) -> Donation | BloodUnit | None:
+        found = self._aggregates.get(aggregate_id)
+        if found is None:
+            found = self._load(aggregate_id)
+            if found is not None:
+                self._aggregates[aggregate_id] = found
+        return found
+
+    def donation(self, din: str) -> Donation | None:
+        found = self._get(donation_id(din))
+        return found if isinstance(found, Donation) else None
+
+    def unit(self, din: str, product_code: str) -> BloodUnit | None:
+        found = self._get(unit_id(din, product_code))
+        return found if isinstance(found, BloodUnit) else None
+
+    def add(self, aggregate: Donation | BloodUnit) -> None:
+        self._aggregates[aggregate.id] = aggregate
+
+    def aggregates(self) -> list[Donation | BloodUnit]:
+        return list(self._aggregates.values())
 
 
 def record_fact(fact: ReportedFact, workspace: Workspace) -> bool:

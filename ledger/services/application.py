@@ -25,7 +25,7 @@ from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Tracking, Transcoder
 from eventsourcing.utils import Environment, EnvType
 
-from ledger.domain.donation import Donation, donation_id, record_fact, unit_record
+from ledger.domain.donation import Donation, Workspace, donation_id, record_fact, unit_record
 from ledger.domain.facts import ReportedFact
 from ledger.domain.unit import BloodUnit, UnitRecord, unit_id
 from ledger.services.eventlog import EventLog
@@ -42,51 +42,6 @@ class BatchOutcome:
     facts: int
     duplicates: int
     events: int
-
-
-class _BatchWorkspace:
-    """The aggregates one batch touches, each loaded at most once (from the
-    ledger's recently-written aggregates if there, else from the store)."""
-
-    def __init__(self, app: BloodLedger) -> None:
-        self._app = app
-        self._aggregates: dict[UUID, Donation | BloodUnit] = {}
-        self._absent: set[UUID] = set()
-
-    def prefetch(self, facts: Sequence[ReportedFact]) -> None:
-        """Read, in one query, the donations and units of a batch not kept in memory."""
-        wanted = {donation_id(f.din) for f in facts} | {
-            unit_id(f.din, f.product_code) for f in facts if f.product_code is not None
-        }
-        ids = wanted - self._app.recent.keys()
-        found = self._app.event_log.aggregates(sorted(ids))
-        self._aggregates.update(found)
-        self._absent |= ids - found.keys()
-
-    def _get(self, aggregate_id: UUID) -> Any:
-        if aggregate_id not in self._aggregates:
-            if aggregate_id in self._absent:
-                return None
-            found = self._app.recent.pop(aggregate_id, None) or self._app.load(aggregate_id)
-            if found is None:
-                return None
-            self._aggregates[aggregate_id] = found
-        return self._aggregates[aggregate_id]
-
-    def donation(self, din: str) -> Donation | None:
-        found: Donation | None = self._get(donation_id(din))
-        return found
-
-    def unit(self, din: str, product_code: str) -> BloodUnit | None:
-        found: BloodUnit | None = self._get(unit_id(din, product_code))
-        return found
-
-    def add(self, aggregate: Donation | BloodUnit) -> None:
-        self._aggregates[aggregate.id] = aggregate
-        self._absent.discard(aggregate.id)
-
-    def aggregates(self) -> list[Donation | BloodUnit]:
-        return list(self._aggregates.values())
 
 
 class BloodLedger(Application[UUID]):
@@ -144,14 +99,32 @@ class BloodLedger(Application[UUID]):
         library raises ``IntegrityError`` and nothing is written. ``also``
         names further aggregates (a lookback case) saved in the same transaction.
         """
-        workspace = _BatchWorkspace(self)
-        workspace.prefetch(facts)
+        workspace = self._workspace(facts)
         duplicates = sum(0 if record_fact(fact, workspace) else 1 for fact in facts)
         events = [e for agg in [*workspace.aggregates(), *also] for e in agg.collect_events()]
         if events or trackings or checkpoints:
             self.events.put(events, trackings=list(trackings), checkpoints=list(checkpoints))
         self._remember(workspace.aggregates())
         return BatchOutcome(facts=len(facts), duplicates=duplicates, events=len(events))
+
+    def _workspace(self, facts: Sequence[ReportedFact]) -> Workspace:
+        """The batch's aggregates: those kept in memory, the rest read in one query."""
+        wanted = {donation_id(f.din) for f in facts} | {
+            unit_id(f.din, f.product_code) for f in facts if f.product_code is not None
+        }
+        missing = wanted - self.recent.keys()
+        found = self.event_log.aggregates(sorted(missing))
+        absent = missing - found.keys()
+
+        def load(aggregate_id: UUID) -> Donation | BloodUnit | None:
+            if aggregate_id in absent:
+                return None
+            kept = self.recent.pop(aggregate_id, None)
+            return kept if kept is not None else self.load(aggregate_id)
+
+        workspace = Workspace(load)
+        workspace.preload(found)
+        return workspace
 
     def _remember(self, aggregates: Sequence[Donation | BloodUnit]) -> None:
         """Keep what was just written, as written, for the next batch (LRU, bounded).

@@ -11,6 +11,7 @@ are reached through the module, so pytest does not collect them themselves.
 from __future__ import annotations
 
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,21 @@ from tests.conftest import PG_URL
 # -- where each backend's recorders live during one test ------------------------------
 
 
-class SQLiteFile:
+class _JoinsItsThreads:
+    """Waits, before closing the database, for threads a case started and did not join
+    (the concurrent cases leave their readers running as they return)."""
+
+    def setUp(self) -> None:
+        self._threads_before = set(threading.enumerate())
+        super().setUp()  # type: ignore[misc]
+
+    def _join_threads(self) -> None:
+        for thread in set(threading.enumerate()) - self._threads_before:
+            if not thread.daemon:  # the pools' own workers are daemons, and live on
+                thread.join(timeout=30)
+
+
+class SQLiteFile(_JoinsItsThreads):
     """A fresh SQLite file per test (the concurrent cases need a file, not ``:memory:``),
     and the environment its store URL gives the library."""
 
@@ -68,6 +83,7 @@ class SQLiteFile:
 
     def tearDown(self) -> None:
         super().tearDown()  # type: ignore[misc]
+        self._join_threads()
         for datastore in self._datastores:
             datastore.close()
         self._dir.cleanup()
@@ -78,7 +94,7 @@ class SQLiteFile:
         return datastore
 
 
-class PostgresSchema:
+class PostgresSchema(_JoinsItsThreads):
     """A fresh PostgreSQL schema per test, dropped afterwards, and the environment its
     store URL gives the library."""
 
@@ -91,6 +107,7 @@ class PostgresSchema:
 
     def tearDown(self) -> None:
         super().tearDown()  # type: ignore[misc]
+        self._join_threads()
         for datastore in self._datastores:
             datastore.close()
         with psycopg.connect(self.store.conninfo(), autocommit=True) as conn:

@@ -6,25 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.domain.facts import ReportedFact
-from tests.builders import PLASMA, RBC, Timeline
+from tests.builders import PLASMA, RBC, two_units_story
 from tests.domain_ledger import DomainLedger
 
-
-def story() -> list[ReportedFact]:
-    """Two units of one donation, a late reactive result, a return and a breach."""
-    timeline = Timeline().transfused_cleanly(RBC)
-    timeline.produced(hour=3, product_code=PLASMA, component="PLASMA")
-    timeline.released(hour=6, product_code=PLASMA)
-    timeline.issued(hour=8, product_code=PLASMA)
-    timeline.received(hour=10, product_code=PLASMA, ok=False)
-    timeline.dispensed(hour=30, product_code=PLASMA)
-    timeline.returned(hour=31, minutes=40, product_code=PLASMA)
-    timeline.started(hour=32, product_code=PLASMA, bedside=False)
-    timeline.tested(hour=40, test="HCV_AB", result="REACTIVE")
-    return timeline.facts
-
-
-FACTS = story()
+FACTS = two_units_story()
 
 
 def final_states(arrival: list[ReportedFact], cuts: list[int]) -> dict[str, tuple[object, ...]]:

@@ -20,7 +20,7 @@ from ledger.domain.events import Fact, fact_class, new_fact_kwargs
 from ledger.domain.facts import ReportedFact
 from ledger.domain.unit_state import Status, UnitState, evaluate, timeline
 from ledger.domain.vocabulary import EventType, Flag
-from tests.builders import HOSPITAL, PLASMA, RBC, Timeline, at
+from tests.builders import HOSPITAL, PLASMA, RBC, Timeline, at, two_units_story
 
 RECORDED = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -242,21 +242,7 @@ def test_facts_at_the_same_instant_are_applied_in_recording_order() -> None:
     assert state_of(reverse).status == Status.QUARANTINED
 
 
-def story() -> list[ReportedFact]:
-    """Two units, a late reactive result, a warm receipt, a return and a missed check."""
-    facts = _transfused()
-    facts.produced(hour=3, product_code=PLASMA, component="PLASMA")
-    facts.released(hour=6.5, product_code=PLASMA)
-    facts.issued(hour=8.5, product_code=PLASMA)
-    facts.received(hour=10.5, product_code=PLASMA, ok=False)
-    facts.dispensed(hour=30, product_code=PLASMA)
-    facts.returned(hour=31, minutes=40, product_code=PLASMA)
-    facts.started(hour=32, product_code=PLASMA, bedside=False)
-    facts.tested(hour=40, test="HCV_AB", result="REACTIVE")
-    return facts.facts
-
-
-STORY = story()
+STORY = two_units_story()
 
 
 @settings(max_examples=100, deadline=None)

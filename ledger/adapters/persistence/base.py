@@ -25,7 +25,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
@@ -229,20 +229,22 @@ class ReadModelTables(TrackingRecorder, ABC):
     def _empty(self, cursor: Any, upstream: str) -> None:
         """Delete every read-model row, and the tracking records of ``upstream``."""
 
-    @abstractmethod
-    def _record_position(self, cursor: Any, tracking: Tracking) -> None:
-        """Insert the tracking record within the transaction (the library's rule)."""
+    # What the library's tracking recorder of each backend has (declared for the checker).
+    datastore: Any
+    if TYPE_CHECKING:
 
-    @abstractmethod
+        def _insert_tracking(self, cursor: Any, tracking: Tracking) -> None: ...
+
     def close(self) -> None:
         """Close the tables' connections."""
+        self.datastore.close()
 
     # -- writing --
 
     def apply(self, changes: Changes, tracking: Tracking) -> None:
         """Replace the changed aggregates' rows and record the position, atomically."""
         with self._transaction() as cursor:
-            self._record_position(cursor, tracking)
+            self._insert_tracking(cursor, tracking)  # the library's rule, in our transaction
             self._replace_units(cursor, changes.units)
             self._upsert(cursor, "donations", "din", changes.donations)
             self._upsert(cursor, "cases", "case_id", changes.cases)

@@ -24,7 +24,6 @@ from eventsourcing.persistence import (
     Notification,
     OperationalError,
     StoredEvent,
-    Tracking,
 )
 from eventsourcing.postgres import (
     PostgresDatastore,
@@ -338,12 +337,6 @@ class PostgresReadModels(ReadModelTables, PostgresTrackingRecorder):
         cursor.execute(
             sql.SQL("DELETE FROM {} WHERE application_name = %s").format(tracking), (upstream,)
         )
-
-    def _record_position(self, cursor: Any, tracking: Tracking) -> None:
-        self._insert_tracking(cursor, tracking)
-
-    def close(self) -> None:
-        self.datastore.close()
 
 
 class PostgresLedgerFactory(PostgresFactory):

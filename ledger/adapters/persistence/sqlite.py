@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent, Tracking
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import (
     SQLiteCursor,
     SQLiteDatastore,
@@ -219,12 +219,6 @@ class SQLiteReadModels(ReadModelTables, SQLiteTrackingRecorder):
         for table in TABLES:
             cursor.execute(f"DELETE FROM {quote(table_name(table))}")
         cursor.execute("DELETE FROM tracking WHERE application_name = ?", (upstream,))
-
-    def _record_position(self, cursor: Any, tracking: Tracking) -> None:
-        self._insert_tracking(cursor, tracking)
-
-    def close(self) -> None:
-        self.datastore.close()
 
 
 class SQLiteLedgerFactory(SQLiteFactory):
