@@ -31,9 +31,11 @@ def open_ledger(store: Store, *, cache_size: int = DEFAULT_CACHE_SIZE) -> BloodL
     """The write side on a store (its tables are created if missing)."""
     with store.ddl_lock():
         store.prepare()
-        return BloodLedger(
+        ledger = BloodLedger(
             store.library_env(), transcoder=OrjsonTranscoder(), cache_size=cache_size
         )
+        ledger.index_facts()
+        return ledger
 
 
 @dataclass
@@ -104,7 +106,7 @@ def ingestor(
     consumer = GroupConsumer(
         kafka.bootstrap, kafka.group, kafka.timeouts, max_records=settings.max_records
     )
-    dead_letters = KafkaDeadLetters(make_producer(kafka.bootstrap))
+    dead_letters = KafkaDeadLetters(make_producer(kafka.bootstrap), TopicReader(kafka.bootstrap))
     return Ingestor(
         ledger, consumer, dead_letters, AvroCodec(), settings, after_batch=after_batch
     )

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from ledger.domain.donation import Donation, Workspace, donation_id, record_fact, unit_record
 from ledger.domain.facts import ReportedFact
-from ledger.domain.stream import fold
+from ledger.domain.stream import Recorded, fold
 from ledger.domain.unit import BloodUnit, UnitRecord, unit_id
 
 
@@ -25,6 +25,7 @@ class Outcome:
     facts: int
     duplicates: int
     events: int
+    conflicts: int
 
 
 class DomainLedger:
@@ -35,11 +36,16 @@ class DomainLedger:
 
     def record(self, facts: Sequence[ReportedFact]) -> Outcome:
         workspace = Workspace(self.load)
-        duplicates = sum(0 if record_fact(fact, workspace) else 1 for fact in facts)
+        recorded = [record_fact(fact, workspace)[0] for fact in facts]
         events = [e for a in workspace.aggregates() for e in a.collect_events()]
         for event in events:
             self.streams.setdefault(event.originator_id, []).append(event)
-        return Outcome(len(facts), duplicates, len(events))
+        return Outcome(
+            len(facts),
+            recorded.count(Recorded.REPEAT),
+            len(events),
+            recorded.count(Recorded.CONFLICT),
+        )
 
     def load(self, aggregate_id: UUID) -> Any:
         events = self.streams.get(aggregate_id)

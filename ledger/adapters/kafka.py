@@ -30,6 +30,11 @@ ERROR_MESSAGE = "bloodledger.error.message"
 ORIGIN_TOPIC = "bloodledger.origin.topic"
 ORIGIN_PARTITION = "bloodledger.origin.partition"
 ORIGIN_OFFSET = "bloodledger.origin.offset"
+#: Further headers saying why (for an event-id conflict: where the first fact is stored).
+DETAIL_PREFIX = "bloodledger.conflict."
+#: Records of aborted producer transactions are never read (against a broker that
+#: filters them: Apache Kafka does, the embedded Tansu broker does not).
+ISOLATION_LEVEL = "read_committed"
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,14 @@ class GroupConsumer:
             max_poll_interval_ms=timeouts.max_poll_interval_ms,
             session_timeout_ms=timeouts.session_timeout_ms,
             heartbeat_interval_ms=timeouts.heartbeat_interval_ms,
+            isolation_level=ISOLATION_LEVEL,
         )
+
+    @property
+    def config(self) -> dict[str, object]:
+        """The Kafka client's configuration, as it runs."""
+        config: dict[str, object] = self._consumer.config
+        return config
 
     def subscribe(
         self, topic: str, on_assigned: PartitionsCallback, on_revoked: PartitionsCallback
@@ -150,12 +162,40 @@ class GroupConsumer:
         self._consumer.close()
 
 
+def origin_of(letter: KafkaRecord) -> Origin | None:
+    """Where a dead letter came from (``None`` if its headers do not say)."""
+    headers = dict(letter.headers or [])
+    try:
+        return (
+            (headers[ORIGIN_TOPIC] or b"").decode(),
+            int(headers[ORIGIN_PARTITION] or b""),
+            int(headers[ORIGIN_OFFSET] or b""),
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+def error_class_of(letter: KafkaRecord) -> str:
+    return (dict(letter.headers or []).get(ERROR_CLASS) or b"").decode()
+
+
 class TopicReader:
-    """Reads whole topics from the beginning, outside any group (for reconciliation)."""
+    """Reads whole topics from the beginning, outside any group (for reconciliation),
+    committed records only."""
 
     def __init__(self, bootstrap: str, idle_s: float = 3.0) -> None:
         self.bootstrap = bootstrap
         self.idle_s = idle_s
+
+    def _consumer(self) -> KafkaConsumer:
+        return KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=int(self.idle_s * 1000),
+            isolation_level=ISOLATION_LEVEL,
+        )
 
     def records(self, topic: str) -> Iterator[KafkaRecord]:
         """Every record of every partition, from the beginning, until idle.
@@ -163,13 +203,7 @@ class TopicReader:
         Not by end offsets: the embedded broker reports the start of the last
         batch as the end, so the read stops when nothing more arrives.
         """
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            consumer_timeout_ms=int(self.idle_s * 1000),
-        )
+        consumer = self._consumer()
         try:
             partitions = _partitions(consumer, topic)
             if not partitions:
@@ -180,19 +214,38 @@ class TopicReader:
         finally:
             consumer.close()
 
-    def dead_letter_origins(self, topic: str) -> set[Origin]:
-        origins: set[Origin] = set()
-        for record in self.records(dlq_topic(topic)):
-            headers = {k: (v or b"").decode() for k, v in record.headers or []}
-            if {ORIGIN_TOPIC, ORIGIN_PARTITION, ORIGIN_OFFSET} <= headers.keys():
-                origins.add(
-                    (
-                        headers[ORIGIN_TOPIC],
-                        int(headers[ORIGIN_PARTITION]),
-                        int(headers[ORIGIN_OFFSET]),
-                    )
-                )
-        return origins
+    def records_from(self, topic: str, partition: int, offset: int) -> Iterator[KafkaRecord]:
+        """One partition's records from ``offset`` to its end (as the broker reports it
+        when the read starts; the embedded broker reports the start of the last batch,
+        so the read goes on until a poll past it finds nothing more)."""
+        consumer = self._consumer()
+        try:
+            if not _partitions(consumer, topic):
+                return
+            tp = TopicPartition(topic, partition)
+            consumer.assign([tp])
+            end = consumer.end_offsets([tp])[tp]
+            if offset >= end:
+                return
+            consumer.seek(tp, offset)
+            deadline = time.monotonic() + self.idle_s * 10
+            while time.monotonic() < deadline:
+                batch = consumer.poll(timeout_ms=200)
+                records = batch.get(tp, [])
+                yield from records
+                if not records and consumer.position(tp) >= end:
+                    return
+        finally:
+            consumer.close()
+
+    def dead_letter_origins(self, topic: str) -> dict[Origin, str]:
+        """Where each dead letter of ``topic`` came from, with its error class."""
+        found: dict[Origin, str] = {}
+        for letter in self.records(dlq_topic(topic)):
+            origin = origin_of(letter)
+            if origin is not None:
+                found[origin] = error_class_of(letter)
+        return found
 
 
 def _partitions(consumer: KafkaConsumer, topic: str, wait_s: float = 10.0) -> list[TopicPartition]:

@@ -28,7 +28,7 @@ from uuid import UUID
 from ledger.domain.din import RECENT_DINS
 from ledger.domain.events import DonationRegistered, DonationUnitAdded, Fact, is_reactive
 from ledger.domain.facts import ReportedFact
-from ledger.domain.stream import FactStream
+from ledger.domain.stream import FactStream, Recorded
 from ledger.domain.unit import NAMESPACE, BloodUnit, UnitRecord, is_reactive_result, unit_id
 
 
@@ -46,7 +46,7 @@ class Donation(FactStream):
     def __init__(self, din: str) -> None:
         self.din = din
         self.facts: list[Fact] = []
-        self.event_ids: set[str] = set()
+        self.by_id: dict[str, Fact] = {}
         self.product_codes: list[str] = []
 
     @classmethod
@@ -96,6 +96,10 @@ class Workspace:
         found = self._get(unit_id(din, product_code))
         return found if isinstance(found, BloodUnit) else None
 
+    def stream(self, aggregate_id: UUID) -> Donation | BloodUnit:
+        """An aggregate the batch already holds."""
+        return self._aggregates[aggregate_id]
+
     def add(self, aggregate: Donation | BloodUnit) -> None:
         self._aggregates[aggregate.id] = aggregate
 
@@ -103,8 +107,8 @@ class Workspace:
         return list(self._aggregates.values())
 
 
-def record_fact(fact: ReportedFact, workspace: Workspace) -> bool:
-    """Record one reported fact where it belongs; False if it is a duplicate.
+def record_fact(fact: ReportedFact, workspace: Workspace) -> tuple[Recorded, FactStream]:
+    """Record one reported fact where it belongs; what happened, and in which stream.
 
     Donation-level facts go to the donation (a REACTIVE result also
     quarantines its units); unit-level facts to their unit, which is
@@ -115,13 +119,13 @@ def record_fact(fact: ReportedFact, workspace: Workspace) -> bool:
         donation = Donation.register(fact.din)
         workspace.add(donation)
     if fact.product_code is None:
-        if not donation.record(fact):
-            return False
-        if is_reactive_result(fact):  # rare: only then are the units needed
+        recorded = donation.record(fact)
+        if recorded == Recorded.NEW and is_reactive_result(fact):  # rare: units needed
             for product_code in donation.product_codes:
                 _unit(donation, product_code, workspace).quarantine_for(fact)
-        return True
-    return _unit(donation, fact.product_code, workspace).record(fact)
+        return recorded, donation
+    unit = _unit(donation, fact.product_code, workspace)
+    return unit.record(fact), unit
 
 
 def _unit(donation: Donation, product_code: str, workspace: Workspace) -> BloodUnit:

@@ -90,6 +90,21 @@ class Fact(LedgerEvent):
         """The payload fields, as reported."""
         return {name: getattr(self, name) for name in self.PAYLOAD_FIELDS}
 
+    def same_content(self, fact: ReportedFact) -> bool:
+        """Whether ``fact`` says exactly what this stored fact says (every envelope
+        and payload field; a payload field left out counts as its default, null)."""
+        return (
+            fact.event_type == self.EVENT_TYPE
+            and fact.occurred_at == self.occurred_at
+            and fact.source_system == self.source_system
+            and fact.facility == self.facility
+            and fact.actor == self.actor
+            and fact.din == self.din
+            and fact.product_code == self.product_code
+            and all(fact.payload.get(name) == getattr(self, name) for name in self.PAYLOAD_FIELDS)
+            and fact.payload.keys() <= set(self.PAYLOAD_FIELDS)
+        )
+
     def reported(self) -> ReportedFact:
         """The fact as it was reported (to record it in another stream)."""
         return ReportedFact(

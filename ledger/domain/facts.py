@@ -64,19 +64,24 @@ class ErrorClass(StrEnum):
     UNKNOWN_EVENT_TYPE = "UNKNOWN_EVENT_TYPE"
     UNENCODABLE = "UNENCODABLE"
     KEY_MISMATCH = "KEY_MISMATCH"
+    EVENT_ID_CONFLICT = "EVENT_ID_CONFLICT"
 
 
 class NotAFact(Exception):
-    """A message (or a fact to encode) that the contract does not accept.
+    """A message (or a fact to encode) that the ledger does not store as a fact.
 
     ``error_class`` is one of :class:`ErrorClass`; ``message`` names the field
-    and the rule broken, never the offending value.
+    and the rule broken, never the offending value. ``details`` are further
+    value-free facts about the refusal (for a conflict: where the first fact is).
     """
 
-    def __init__(self, error_class: str, message: str) -> None:
+    def __init__(
+        self, error_class: str, message: str, details: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(error_class, message)
         self.error_class = error_class
         self.message = message
+        self.details: Mapping[str, str] = details or {}
 
     def __str__(self) -> str:
         return f"{self.error_class}: {self.message}"

@@ -20,7 +20,7 @@ from uuid import UUID
 from ledger.domain.din import RECENT_DINS
 from ledger.domain.events import Fact, UnitRegistered
 from ledger.domain.facts import ReportedFact
-from ledger.domain.stream import FactStream
+from ledger.domain.stream import FactStream, Recorded
 from ledger.domain.unit_state import UnitState, evaluate
 from ledger.domain.vocabulary import EventType, is_reactive_marker
 
@@ -46,7 +46,7 @@ class BloodUnit(FactStream):
         self.din = din
         self.product_code = product_code
         self.facts: list[Fact] = []
-        self.event_ids: set[str] = set()
+        self.by_id: dict[str, Fact] = {}
 
     @classmethod
     def register(cls, din: str, product_code: str) -> BloodUnit:
@@ -54,7 +54,7 @@ class BloodUnit(FactStream):
             UnitRegistered, id=unit_id(din, product_code), din=din, product_code=product_code
         )
 
-    def quarantine_for(self, result: ReportedFact) -> bool:
+    def quarantine_for(self, result: ReportedFact) -> Recorded:
         """The ledger quarantines the unit for a REACTIVE result of its donation.
 
         The ``UnitQuarantined`` is the ledger's own fact; its event id is

@@ -19,7 +19,12 @@ from enum import StrEnum
 from typing import Any
 
 from ledger.domain import events as e
-from ledger.domain.compatibility import RED_CELL_COMPONENTS, abo_compatible, rhd_compatible
+from ledger.domain.compatibility import (
+    RED_CELL_COMPONENTS,
+    AboMatch,
+    abo_match,
+    rhd_compatible,
+)
 from ledger.domain.events import Fact
 from ledger.domain.vocabulary import CrossmatchResult, DonationType, Flag, Test
 
@@ -246,12 +251,14 @@ class _Evaluation:
         )
         if crossmatches and component and abo:
             latest = crossmatches[-1]
-            if not abo_compatible(component, abo, latest.patient_abo):
-                self.flag(
-                    Flag.ABO_INCOMPATIBLE,
-                    fact,
-                    f"{component} {abo} to a group {latest.patient_abo} patient",
+            match = abo_match(component, abo, latest.patient_abo)
+            if match != AboMatch.COMPATIBLE:
+                flag = (
+                    Flag.ABO_OUT_OF_GROUP
+                    if match == AboMatch.OUT_OF_GROUP
+                    else Flag.ABO_INCOMPATIBLE
                 )
+                self.flag(flag, fact, f"{component} {abo} to a group {latest.patient_abo} patient")
             if rhd and not rhd_compatible(component, rhd, latest.patient_rhd):
                 self.flag(
                     Flag.RHD_INCOMPATIBLE,

@@ -162,6 +162,7 @@ class Flag(StrEnum):
     UNRELEASED_USE = "UNRELEASED_USE"
     EXPIRED_USE = "EXPIRED_USE"
     ABO_INCOMPATIBLE = "ABO_INCOMPATIBLE"
+    ABO_OUT_OF_GROUP = "ABO_OUT_OF_GROUP"
     RHD_INCOMPATIBLE = "RHD_INCOMPATIBLE"
     NO_VALID_CROSSMATCH = "NO_VALID_CROSSMATCH"
     AUTOLOGOUS_MISMATCH = "AUTOLOGOUS_MISMATCH"
@@ -169,3 +170,10 @@ class Flag(StrEnum):
     COLD_CHAIN = "COLD_CHAIN"
     NO_BEDSIDE_CHECK = "NO_BEDSIDE_CHECK"
     UNEXPECTED_SEQUENCE = "UNEXPECTED_SEQUENCE"
+
+
+#: Flags that say something is known about a unit without a rule having been broken:
+#: a reactive donation (the ledger quarantined it), out-of-group platelets or cryo.
+INFORMATIVE_FLAGS: frozenset[Flag] = frozenset({Flag.REACTIVE_DONATION, Flag.ABO_OUT_OF_GROUP})
+#: Flags that are rule breaches.
+BREACH_FLAGS: frozenset[Flag] = frozenset(Flag) - INFORMATIVE_FLAGS

@@ -12,7 +12,7 @@ from ledger.adapters.kafka import DEFAULT_TOPIC, GroupTimeouts
 from ledger.domain.inventory import AlertPolicy
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
 from ledger.entrypoints.commands import COMMANDS
-from ledger.entrypoints.runtime import tune_garbage_collector
+from ledger.entrypoints.runtime import configure_logging, tune_garbage_collector
 
 log = logging.getLogger("bloodledger")
 
@@ -207,12 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     tune_garbage_collector()
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    configure_logging(verbose=args.verbose)
     try:
         return COMMANDS[args.command](args)
     except ValueError as e:

@@ -25,7 +25,7 @@ from ledger.domain.facts import ReportedFact
 from ledger.domain.inventory import AlertLevel, AlertPolicy
 from ledger.domain.unit import UnitRecord
 from ledger.domain.unit_state import Status, UnitState
-from ledger.domain.vocabulary import Flag
+from ledger.domain.vocabulary import BREACH_FLAGS, Flag
 from ledger.entrypoints.progress import ProgressBar
 from ledger.entrypoints.reports import history_text, inventory_text, lookback_text
 from ledger.services.application import BloodLedger
@@ -81,7 +81,7 @@ def _is_reactive(state: UnitState) -> bool:
 
 
 def _has_breach(state: UnitState) -> bool:
-    return bool(set(state.flags) - {Flag.REACTIVE_DONATION})
+    return bool(BREACH_FLAGS.intersection(state.flags))
 
 
 def _transfused_cleanly(state: UnitState) -> bool:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import gc
+import logging
+import sys
+
+from ledger.services.retry import first_line
 
 #: Allocations between young-generation collections (Python's default: 700).
 YOUNG_GENERATION_THRESHOLD = 50_000
@@ -19,3 +23,38 @@ def tune_garbage_collector() -> None:
     commands allocate is cyclic, and what is gets collected all the same.
     """
     gc.set_threshold(YOUNG_GENERATION_THRESHOLD, 20, 20)
+
+
+class _OneLineFormatter(logging.Formatter):
+    """Log lines stay lines: a library's exception is shown as its type and first line.
+
+    kafka-python logs some of its own network errors with a traceback (a socket
+    closed under it while the broker restarts, say); an operator needs to know
+    it happened, not the library's call stack. The ledger's own loggers keep
+    their tracebacks (with ``-v``, for debugging).
+    """
+
+    def __init__(self, fmt: str, *, keep_tracebacks: bool) -> None:
+        super().__init__(fmt)
+        self.keep_tracebacks = keep_tracebacks
+
+    def format(self, record: logging.LogRecord) -> str:
+        ours = record.name.startswith("bloodledger")
+        if record.exc_info and record.exc_info[1] and not (self.keep_tracebacks and ours):
+            error = record.exc_info[1]
+            message = f"{record.getMessage()} ({type(error).__name__}: {first_line(error)})"
+            plain = {"msg": message, "args": None, "exc_info": None, "exc_text": None}
+            record = logging.makeLogRecord({**record.__dict__, **plain})
+        return super().format(record)
+
+
+def configure_logging(*, verbose: bool) -> None:
+    """One line per event on stderr; the Kafka client's chatter only from warnings up."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        _OneLineFormatter("%(asctime)s %(name)s %(levelname)s %(message)s", keep_tracebacks=verbose)
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("kafka").setLevel(logging.WARNING)

@@ -14,25 +14,59 @@ an operator's stray variable cannot change what is recorded or where.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import BaseAggregate
-from eventsourcing.persistence import ApplicationRecorder, JSONTranscoder, Tracking, Transcoder
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    JSONTranscoder,
+    Tracking,
+    Transcoder,
+)
 from eventsourcing.utils import Environment, EnvType
 
 from ledger.domain.donation import Donation, Workspace, donation_id, record_fact, unit_record
+from ledger.domain.events import Fact
 from ledger.domain.facts import ReportedFact
+from ledger.domain.stream import FactStream, Recorded
 from ledger.domain.unit import BloodUnit, UnitRecord, unit_id
 from ledger.services.eventlog import EventLog
-from ledger.services.ports import Checkpoint, LedgerRecorder
+from ledger.services.ports import FACT_INDEX, Checkpoint, FactId, LedgerRecorder
+
+log = logging.getLogger("bloodledger.ledger")
 
 #: How many recently written aggregates are kept in memory by default.
 DEFAULT_CACHE_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A fact refused: its ``event_id`` is taken by a different fact, stored (or being
+    stored in the same batch) at ``first``, a fact about ``din`` / ``product_code``."""
+
+    fact: ReportedFact
+    first: FactId
+    din: str
+    product_code: str | None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch of facts applied to its aggregates in memory, not yet stored."""
+
+    facts: int
+    duplicates: int
+    conflicts: list[Conflict]
+    events: list[Any]
+    fact_ids: list[FactId]
+    aggregates: list[Any]
 
 
 @dataclass(frozen=True)
@@ -42,6 +76,18 @@ class BatchOutcome:
     facts: int
     duplicates: int
     events: int
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+def _fact_id(fact: Fact) -> FactId:
+    return FactId(fact.event_id, fact.originator_id, fact.originator_version)
+
+
+def stream_of(fact: ReportedFact) -> UUID:
+    """The stream a reported fact belongs in: its unit's, or its donation's."""
+    if fact.product_code is None:
+        return donation_id(fact.din)
+    return unit_id(fact.din, fact.product_code)
 
 
 class BloodLedger(Application[UUID]):
@@ -80,6 +126,35 @@ class BloodLedger(Application[UUID]):
         self.ledger_recorder = recorder
         return recorder
 
+    def index_facts(self) -> int:
+        """Index a store written before the fact index existed (once); how many facts.
+
+        Every write since keeps the index in its own transaction, so one pass over
+        the log, in notification order (the first fact under an id wins), completes
+        it. A store whose log already reuses an id in two streams keeps the first;
+        ``reconcile`` names the others.
+        """
+        if self.position(FACT_INDEX) is not None:
+            return 0
+        fact_ids: list[FactId] = []
+        start = 1
+        while page := self.event_log.page(start, 5000):
+            for notification in page:
+                event = self.event_log.decode(notification)
+                if isinstance(event, Fact):
+                    fact_ids.append(
+                        FactId(event.event_id, event.originator_id, event.originator_version)
+                    )
+            start = page[-1].id + 1
+        try:
+            self.ledger_recorder.index_facts(fact_ids)
+        except IntegrityError:  # another process completed it at the same moment
+            return 0
+        reused = len(fact_ids) - len({f.event_id for f in fact_ids})
+        if reused:
+            log.warning("%d stored facts reuse an event id of another; kept the first", reused)
+        return len(fact_ids)
+
     def load(self, aggregate_id: UUID) -> Any:
         """One aggregate (``None`` if it has no events), read as the log reads them."""
         return self.event_log.aggregates([aggregate_id]).get(aggregate_id)
@@ -94,18 +169,72 @@ class BloodLedger(Application[UUID]):
     ) -> BatchOutcome:
         """Record a batch of facts, and upstream positions, in one transaction.
 
-        Duplicates (an ``event_id`` already recorded where the fact belongs)
-        are no-ops. If any tracking position was already recorded, the
-        library raises ``IntegrityError`` and nothing is written. ``also``
-        names further aggregates (a lookback case) saved in the same transaction.
+        Repeats (an ``event_id`` already recorded with the same content) are
+        no-ops; conflicts (the same id, different content) are not recorded and
+        are returned in the outcome. If any position was already recorded, or an
+        event id is taken in another stream, the library raises ``IntegrityError``
+        and nothing is written. ``also`` names further aggregates (a lookback
+        case) saved in the same transaction.
         """
+        return self.commit(self.prepare(facts, also=also), trackings, checkpoints=checkpoints)
+
+    def prepare(
+        self, facts: Sequence[ReportedFact], *, also: Sequence[BaseAggregate[UUID]] = ()
+    ) -> Batch:
+        """Apply a batch to its aggregates in memory: what it would store, what it refuses."""
         workspace = self._workspace(facts)
-        duplicates = sum(0 if record_fact(fact, workspace) else 1 for fact in facts)
-        events = [e for agg in [*workspace.aggregates(), *also] for e in agg.collect_events()]
-        if events or trackings or checkpoints:
-            self.events.put(events, trackings=list(trackings), checkpoints=list(checkpoints))
-        self._remember(workspace.aggregates())
-        return BatchOutcome(facts=len(facts), duplicates=duplicates, events=len(events))
+        duplicates = 0
+        conflicts: list[Conflict] = []
+        in_batch: dict[str, UUID] = {}
+        for fact in facts:
+            stream = stream_of(fact)
+            elsewhere = in_batch.setdefault(fact.event_id, stream)
+            if elsewhere != stream:  # the id is taken by a fact of this batch in another stream
+                conflicts.append(self._conflict(fact, workspace.stream(elsewhere)))
+                continue
+            recorded, holder = record_fact(fact, workspace)
+            if recorded == Recorded.REPEAT:
+                duplicates += 1
+            elif recorded == Recorded.CONFLICT:
+                conflicts.append(self._conflict(fact, holder))
+        aggregates = [*workspace.aggregates(), *also]
+        events = [e for agg in aggregates for e in agg.collect_events()]
+        fact_ids = [_fact_id(e) for e in events if isinstance(e, Fact)]
+        return Batch(len(facts), duplicates, conflicts, events, fact_ids, workspace.aggregates())
+
+    def commit(
+        self,
+        batch: Batch,
+        trackings: Sequence[Tracking] = (),
+        *,
+        checkpoints: Sequence[Checkpoint] = (),
+    ) -> BatchOutcome:
+        """Store a prepared batch with upstream positions, in one transaction."""
+        if batch.events or trackings or checkpoints:
+            self.events.put(
+                batch.events,
+                trackings=list(trackings),
+                checkpoints=list(checkpoints),
+                fact_ids=batch.fact_ids,
+            )
+        self._remember(batch.aggregates)
+        return BatchOutcome(batch.facts, batch.duplicates, len(batch.events), batch.conflicts)
+
+    def taken_elsewhere(self, facts: Sequence[ReportedFact]) -> list[Conflict]:
+        """Facts whose ``event_id`` is already stored in another stream (one query)."""
+        found = self.ledger_recorder.select_fact_ids([f.event_id for f in facts])
+        conflicts = []
+        for fact in facts:
+            first = found.get(fact.event_id)
+            if first is not None and first.originator_id != stream_of(fact):
+                conflicts.append(self._conflict(fact, self.load(first.originator_id)))
+        return conflicts
+
+    @staticmethod
+    def _conflict(fact: ReportedFact, holder: FactStream) -> Conflict:
+        first = holder.by_id[fact.event_id]
+        where = FactId(fact.event_id, first.originator_id, first.originator_version)
+        return Conflict(fact, where, first.din, first.product_code)
 
     def _workspace(self, facts: Sequence[ReportedFact]) -> Workspace:
         """The batch's aggregates: those kept in memory, the rest read in one query."""

@@ -27,7 +27,7 @@ from typing import Literal, TypeVar
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.domain.facts import ErrorClass, NotAFact, ReportedFact
-from ledger.services.application import BatchOutcome, BloodLedger
+from ledger.services.application import BatchOutcome, BloodLedger, Conflict
 from ledger.services.partitions import PartitionState
 from ledger.services.ports import (
     Checkpoint,
@@ -48,6 +48,21 @@ CONFLICT_RETRIES = 3
 ASSIGNMENT_TIMEOUT_S = 120.0
 #: How long one poll waits for records.
 POLL_TIMEOUT_MS = 500
+
+
+def conflict_reason(conflict: Conflict) -> NotAFact:
+    """Why a fact whose event id is taken is dead-lettered, and where the first one is."""
+    first = conflict.first
+    return NotAFact(
+        ErrorClass.EVENT_ID_CONFLICT,
+        "event_id is already recorded for a different fact",
+        details={
+            "stream": str(first.originator_id),
+            "version": str(first.originator_version),
+            "din": conflict.din,
+            "product_code": conflict.product_code or "",
+        },
+    )
 
 
 def decode_record(decoder: Decoder, record: KafkaRecord) -> ReportedFact:
@@ -72,13 +87,15 @@ class IngestSettings:
 @dataclass
 class IngestCounters:
     """Every consumed record ends in exactly one of: stored, duplicates,
-    dead-lettered, already recorded (re-read after a restart), or re-read
-    because its partition's history changed (it is then consumed again)."""
+    dead-lettered (not a fact), conflicts (dead-lettered: its event id is taken by a
+    different fact), already recorded (re-read after a restart), or re-read because
+    its partition's history changed (it is then consumed again)."""
 
     records: int = 0
     stored: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    conflicts: int = 0
     already_recorded: int = 0
     history_changes: int = 0
 
@@ -87,18 +104,36 @@ class IngestCounters:
         return (
             f"ingest: {self.records} records ({rate:,.0f}/s), stored {self.stored}, "
             f"duplicates {self.duplicates}, dead-lettered {self.dead_lettered}, "
+            f"event-id conflicts {self.conflicts}, "
             f"already recorded {self.already_recorded}, lag≈{lag_text}"
         )
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Chunk:
-    """One partition's part of a poll: its decoded facts and where it ends."""
+    """One partition's part of a poll: its decoded facts (each with the record that
+    carried it) and where it ends."""
 
     state: PartitionState
     facts: list[ReportedFact]
+    records: dict[int, KafkaRecord]
     tracking: Tracking
     checkpoint: Checkpoint
+
+    def refuse(self, refused: set[int]) -> None:
+        """Drop facts that were dead-lettered (by ``id()``): they are not recorded."""
+        self.facts = [f for f in self.facts if id(f) not in refused]
+
+
+def _positions(chunks: Sequence[_Chunk]) -> list[Tracking]:
+    """Where each chunk ends in its partition, and where its dead letters end in the DLQ."""
+    positions = [chunk.tracking for chunk in chunks]
+    for chunk in chunks:
+        if chunk.state.dead_letters_at is not None:
+            positions.append(
+                Tracking(chunk.state.dead_letters_upstream, chunk.state.dead_letters_at)
+            )
+    return positions
 
 
 class Ingestor:
@@ -140,7 +175,12 @@ class Ingestor:
             checkpoint = self._until_available(
                 partial(self.ledger.checkpoint, key), "reading checkpoints"
             )
-            self.partitions[tp] = PartitionState.resume(tp.topic, tp.partition, checkpoint)
+            state = PartitionState.resume(tp.topic, tp.partition, checkpoint)
+            dlq_position = self._until_available(
+                partial(self.ledger.position, state.dead_letters_upstream), "reading checkpoints"
+            )
+            state.dead_lettered = self.dead_letters.sent_since(tp, dlq_position)
+            self.partitions[tp] = state
             if checkpoint is None:
                 self.consumer.seek_to_beginning(tp)
             else:
@@ -201,10 +241,11 @@ class Ingestor:
                 done[tp] = records[-1].offset + 1
                 if chunk is not None:
                     chunks.append(chunk)
-        self.dead_letters.flush(self.stopping)  # acknowledged before their offsets are recorded
+        self._flush()  # dead letters acknowledged before their records' offsets are recorded
         self._until_available(lambda: self._record(chunks), "storing a batch")
         for chunk in chunks:
             chunk.state.recorded = chunk.checkpoint.offset
+            chunk.state.dead_letters_recorded()
         if self.after_batch is not None:
             self._until_available(self.after_batch, "updating projections")
         if done and not self.consumer.commit(done):
@@ -228,9 +269,11 @@ class Ingestor:
         if not screened.fresh:
             return None
         last = screened.fresh[-1]
+        decoded = self._decode_or_dead_letter(screened.fresh)
         return _Chunk(
             state=state,
-            facts=self._decode_or_dead_letter(screened.fresh),
+            facts=[fact for fact, _ in decoded],
+            records={id(fact): record for fact, record in decoded},
             tracking=Tracking(state.upstream, last.offset),
             checkpoint=state.checkpoint(last),
         )
@@ -246,15 +289,46 @@ class Ingestor:
         )  # fmt: skip
         self.consumer.seek_to_beginning(tp)
 
-    def _decode_or_dead_letter(self, records: Sequence[KafkaRecord]) -> list[ReportedFact]:
-        facts: list[ReportedFact] = []
+    def _decode_or_dead_letter(
+        self, records: Sequence[KafkaRecord]
+    ) -> list[tuple[ReportedFact, KafkaRecord]]:
+        decoded: list[tuple[ReportedFact, KafkaRecord]] = []
         for record in records:
             try:
-                facts.append(decode_record(self.decoder, record))
+                decoded.append((decode_record(self.decoder, record), record))
             except NotAFact as reason:
-                self.dead_letters.send(record, reason)
-                self.counters.dead_lettered += 1
-        return facts
+                self._dead_letter(record, reason)
+        return decoded
+
+    def _dead_letter(self, record: KafkaRecord, reason: NotAFact) -> None:
+        state = self.partitions[Partition(record.topic, record.partition)]
+        if record.offset in state.dead_lettered:
+            log.info("offset %d of %s: already dead-lettered", record.offset, state.key)
+        else:
+            self.dead_letters.send(record, reason)
+        if reason.error_class == ErrorClass.EVENT_ID_CONFLICT:
+            self.counters.conflicts += 1
+        else:
+            self.counters.dead_lettered += 1
+
+    def _refuse(self, conflicts: Sequence[Conflict], chunks: Sequence[_Chunk]) -> None:
+        """Dead-letter facts whose event id is taken, and wait for the broker to have them
+        (before anything of the batch is recorded); they leave their chunks."""
+        refused = {id(conflict.fact) for conflict in conflicts}
+        for chunk in chunks:
+            for conflict in conflicts:
+                record = chunk.records.get(id(conflict.fact))
+                if record is not None:
+                    self._dead_letter(record, conflict_reason(conflict))
+            chunk.refuse(refused)
+        self._flush()
+
+    def _flush(self) -> None:
+        """Wait for the broker to have every dead letter sent; note where they ended."""
+        for tp, dlq_offset in self.dead_letters.flush(self.stopping).items():
+            state = self.partitions.get(tp)
+            if state is not None:
+                state.dead_letters_at = dlq_offset
 
     def _record(self, chunks: list[_Chunk]) -> None:
         """All chunks in one transaction; if that conflicts, each chunk on its own."""
@@ -262,8 +336,11 @@ class Ingestor:
             return
         facts = [fact for chunk in chunks for fact in chunk.facts]
         try:
-            outcome = self.ledger.record(
-                facts, [c.tracking for c in chunks], checkpoints=[c.checkpoint for c in chunks]
+            batch = self.ledger.prepare(facts)
+            if batch.conflicts:
+                self._refuse(batch.conflicts, chunks)
+            outcome = self.ledger.commit(
+                batch, _positions(chunks), checkpoints=[c.checkpoint for c in chunks]
             )
         except IntegrityError:
             for chunk in chunks:
@@ -272,14 +349,22 @@ class Ingestor:
             self._count(outcome)
 
     def _record_chunk(self, chunk: _Chunk) -> None:
-        """One partition's chunk, telling an already-recorded position from a conflict."""
+        """One partition's chunk, telling an already-recorded position, an event id
+        taken in another stream and a concurrent write apart."""
         name = chunk.tracking.application_name
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
-                outcome = self.ledger.record(
-                    chunk.facts, [chunk.tracking], checkpoints=[chunk.checkpoint]
+                batch = self.ledger.prepare(chunk.facts)
+                if batch.conflicts:
+                    self._refuse(batch.conflicts, [chunk])
+                outcome = self.ledger.commit(
+                    batch, _positions([chunk]), checkpoints=[chunk.checkpoint]
                 )
             except IntegrityError:
+                elsewhere = self.ledger.taken_elsewhere(chunk.facts)
+                if elsewhere:
+                    self._refuse(elsewhere, [chunk])
+                    continue
                 recorded = self.ledger.position(name)
                 if recorded is not None and recorded >= chunk.tracking.notification_id:
                     self.counters.already_recorded += len(chunk.facts)
@@ -297,7 +382,7 @@ class Ingestor:
         )
 
     def _count(self, outcome: BatchOutcome) -> None:
-        self.counters.stored += outcome.facts - outcome.duplicates
+        self.counters.stored += outcome.facts - outcome.duplicates - len(outcome.conflicts)
         self.counters.duplicates += outcome.duplicates
 
     def _report(self, elapsed: float) -> None:

@@ -53,10 +53,20 @@ class PartitionState:
     generation: int = 1
     recorded: int | None = None
     verify: tuple[int, str] | None = None
+    #: Offsets of this partition's records already in the dead-letter topic but not yet
+    #: recorded as read (a crash came between the two): not to be dead-lettered again.
+    dead_lettered: set[int] = field(default_factory=set)
+    #: The dead-letter position of this partition's last letter, not yet recorded.
+    dead_letters_at: int | None = None
 
     @property
     def key(self) -> str:
         return upstream_name(self.topic, self.partition)
+
+    @property
+    def dead_letters_upstream(self) -> str:
+        """The tracking name of where this partition's dead letters end in the DLQ."""
+        return f"{self.key}:dlq"
 
     @property
     def upstream(self) -> str:
@@ -96,7 +106,11 @@ class PartitionState:
     def checkpoint(self, last: KafkaRecord) -> Checkpoint:
         return Checkpoint(self.key, self.generation, last.offset, fingerprint(last))
 
+    def dead_letters_recorded(self) -> None:
+        self.dead_letters_at = None
+
     def start_new_generation(self) -> None:
         self.generation += 1
         self.recorded = None
         self.verify = None
+        self.dead_lettered = set()

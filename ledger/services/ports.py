@@ -34,14 +34,38 @@ class Checkpoint:
     fingerprint: str
 
 
+@dataclass(frozen=True)
+class FactId:
+    """Where the fact stored under an ``event_id`` is: its stream and version."""
+
+    event_id: str
+    originator_id: UUID
+    originator_version: int
+
+
+#: The tracking name recording that a store's fact index covers its whole log.
+FACT_INDEX = "bloodledger:fact-index"
+
+
 class LedgerRecorder(ProcessRecorder, ABC):
     """The library's process recorder, as the ledger extends it in every backend.
 
     ``insert_events`` also takes ``trackings=[...]`` (one position per Kafka
     partition of a poll, each under the library's rule that a position must
-    exceed the last one recorded) and ``checkpoints=[...]``, all in the
-    transaction of the events.
+    exceed the last one recorded), ``checkpoints=[...]`` and ``fact_ids=[...]``,
+    all in the transaction of the events. The fact index makes ``event_id``
+    unique across the whole ledger: inserting an id already indexed raises the
+    library's ``IntegrityError`` and writes nothing.
     """
+
+    @abstractmethod
+    def select_fact_ids(self, event_ids: Sequence[str]) -> dict[str, FactId]:
+        """Where each of these event ids is stored (ids not stored are absent)."""
+
+    @abstractmethod
+    def index_facts(self, fact_ids: Sequence[FactId]) -> None:
+        """Index facts stored before the index existed (first one wins), and mark the
+        index complete (tracking :data:`FACT_INDEX`), in one transaction."""
 
     @abstractmethod
     def checkpoint(self, partition_key: str) -> Checkpoint | None:
@@ -112,13 +136,19 @@ class RecordConsumer(Protocol):
 
 
 class DeadLetterSink(Protocol):
-    """Where messages that are not facts go, untouched, with their reason."""
+    """Where records the ledger does not store go, untouched, with their reason."""
 
     def send(self, record: KafkaRecord, reason: NotAFact) -> None:
         """Send one dead letter (asynchronously)."""
 
-    def flush(self, stopping: Callable[[], bool]) -> None:
-        """Return once every dead letter sent is acknowledged by the broker."""
+    def flush(self, stopping: Callable[[], bool]) -> dict[Partition, int]:
+        """Return once every dead letter sent is acknowledged by the broker: for each
+        origin partition, the dead-letter position of its last letter since the last
+        flush (recorded with the batch, so a restart knows where to look)."""
+
+    def sent_since(self, origin: Partition, dlq_offset: int | None) -> set[int]:
+        """Offsets of ``origin``'s records already dead-lettered after ``dlq_offset``
+        (the position last recorded; ``None``: from the beginning)."""
 
     def close(self) -> None: ...
 
@@ -139,8 +169,9 @@ class TopicReader(Protocol):
     def records(self, topic: str) -> Iterator[KafkaRecord]:
         """Every record of every partition, from the beginning."""
 
-    def dead_letter_origins(self, topic: str) -> set[Origin]:
-        """Where each record on the topic's dead-letter topic came from."""
+    def dead_letter_origins(self, topic: str) -> dict[Origin, str]:
+        """Where each record on the topic's dead-letter topic came from, with the
+        error class it was dead-lettered for."""
 
 
 # -- the read models ---------------------------------------------------------------

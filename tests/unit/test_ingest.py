@@ -9,7 +9,7 @@ store: no broker, no database. The real-broker tests (``tests/integration``,
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from eventsourcing.persistence import OperationalError
 from ledger.adapters.avro import AvroCodec
 from ledger.adapters.persistence.memory import MemoryStore
 from ledger.domain.facts import ErrorClass, NotAFact, ReportedFact
-from ledger.services.application import BatchOutcome, BloodLedger
+from ledger.services.application import BatchOutcome, BloodLedger, stream_of
 from ledger.services.ingest import Ingestor, IngestSettings
 from ledger.services.partitions import upstream_name
 from ledger.services.ports import KafkaRecord, Partition, PartitionsCallback
@@ -124,21 +124,48 @@ class Consumer:
 
 
 @dataclass
+class DeadLetterTopic:
+    """The dead-letter topic: what reached the broker, in order (it outlives a worker)."""
+
+    letters: list[tuple[Record, NotAFact]] = field(default_factory=list)
+
+    def origins(self) -> list[tuple[int, int]]:
+        return [(record.partition, record.offset) for record, _ in self.letters]
+
+
+@dataclass
 class DeadLetters:
-    """Dead letters, acknowledged only when flushed; records what happened in which order."""
+    """Dead letters, on the topic only once flushed; notes what happened in which order."""
 
     events: list[str]
-    sent: list[tuple[Record, str]] = field(default_factory=list)
-    acknowledged: int = 0
+    topic: DeadLetterTopic
+    pending: list[tuple[Record, NotAFact]] = field(default_factory=list)
+
+    @property
+    def sent(self) -> list[tuple[Record, str]]:
+        return [(record, reason.error_class) for record, reason in self.topic.letters]
 
     def send(self, record: KafkaRecord, reason: NotAFact) -> None:
         assert isinstance(record, Record)
-        self.sent.append((record, reason.error_class))
+        self.pending.append((record, reason))
         self.events.append("dead letter sent")
 
-    def flush(self, stopping: Callable[[], bool]) -> None:
-        self.acknowledged = len(self.sent)
+    def flush(self, stopping: Callable[[], bool]) -> dict[Partition, int]:
+        positions: dict[Partition, int] = {}
+        for letter in self.pending:
+            self.topic.letters.append(letter)
+            positions[Partition(TOPIC, letter[0].partition)] = len(self.topic.letters) - 1
+        self.pending = []
         self.events.append("dead letters acknowledged")
+        return positions
+
+    def sent_since(self, origin: Partition, dlq_offset: int | None) -> set[int]:
+        start = 0 if dlq_offset is None else dlq_offset + 1
+        return {
+            record.offset
+            for record, _ in self.topic.letters[start:]
+            if record.partition == origin.partition
+        }
 
     def close(self) -> None:
         self.events.append("closed")
@@ -152,12 +179,12 @@ class Ledger(BloodLedger):
         self.journal = journal
         self.unavailable_for = 0
 
-    def record(self, *args: Any, **kwargs: Any) -> BatchOutcome:
+    def commit(self, *args: Any, **kwargs: Any) -> BatchOutcome:
         if self.unavailable_for:
             self.unavailable_for -= 1
             raise OperationalError("server closed the connection unexpectedly")
         self.journal.append("batch recorded")
-        return super().record(*args, **kwargs)
+        return super().commit(*args, **kwargs)
 
 
 @dataclass
@@ -165,12 +192,13 @@ class Rig:
     broker: Broker
     ledger: Ledger
     events: list[str]
+    dlq: DeadLetterTopic = field(default_factory=DeadLetterTopic)
 
     def ingest(
         self, consumer: Consumer | None = None, **settings: object
     ) -> tuple[Ingestor, Consumer, DeadLetters]:
         consumer = consumer or Consumer(self.broker)
-        dead_letters = DeadLetters(self.events)
+        dead_letters = DeadLetters(self.events, self.dlq)
         options = {"until_idle": 0.05, "retry_pause": 0.01, **settings}
         ingestor = Ingestor(
             self.ledger, consumer, dead_letters, CODEC, IngestSettings(TOPIC, **options)
@@ -280,7 +308,9 @@ def test_while_the_database_is_unavailable_the_same_batch_waits_and_is_stored_on
 def test_records_of_a_partition_revoked_mid_poll_are_left_to_its_new_owner(rig: Rig) -> None:
     rig.broker.publish(facts(4))
     consumer = Consumer(rig.broker)
-    ingestor = Ingestor(rig.ledger, consumer, DeadLetters(rig.events), CODEC, IngestSettings(TOPIC))
+    ingestor = Ingestor(
+        rig.ledger, consumer, DeadLetters(rig.events, rig.dlq), CODEC, IngestSettings(TOPIC)
+    )
     consumer.subscribe(TOPIC, ingestor.resume, ingestor.revoke)
     batch = consumer.poll(500, 10_000)
     gone = Partition(TOPIC, 1)
@@ -303,10 +333,76 @@ def test_stop_ends_the_loop_after_the_current_batch(rig: Rig) -> None:
     rig.broker.publish(facts(5))
     consumer = Consumer(rig.broker)
     ingestor = Ingestor(
-        rig.ledger, consumer, DeadLetters(rig.events), CODEC, IngestSettings(TOPIC, max_records=7)
+        rig.ledger,
+        consumer,
+        DeadLetters(rig.events, rig.dlq),
+        CODEC,
+        IngestSettings(TOPIC, max_records=7),
     )
     ingestor.after_batch = ingestor.stop
     counters = ingestor.run()
     assert rig.events.count("batch recorded") == 1
     assert counters.stored == 7
     assert consumer.closed
+
+
+def _changed(fact: ReportedFact, **payload: object) -> ReportedFact:
+    return replace(fact, payload={**fact.payload, **payload})
+
+
+def test_the_same_event_id_with_other_content_is_dead_lettered_as_a_conflict(rig: Rig) -> None:
+    story = facts(1)
+    receipt = next(f for f in story if f.event_type == "UnitReceived")
+    rig.broker.publish(story)
+    rig.broker.publish([receipt, _changed(receipt, temperature_ok=False)])  # a repeat, a conflict
+    ingestor, _, dead_letters = rig.ingest(max_records=10_000)
+    assert [reason for _, reason in dead_letters.sent] == [ErrorClass.EVENT_ID_CONFLICT]
+    [(_record, conflict)] = rig.dlq.letters
+    assert conflict.details["stream"] == str(stream_of(receipt))
+    assert conflict.details["din"] == receipt.din
+    counters = ingestor.counters
+    assert (counters.stored, counters.duplicates, counters.conflicts) == (12, 1, 1)
+    [unit] = rig.ledger.units_of(receipt.din, receipt.product_code)
+    assert next(f for f in unit.facts if f.event_id == receipt.event_id).temperature_ok is True
+
+
+def test_an_event_id_reused_on_another_din_is_a_conflict_in_the_batch_or_later(rig: Rig) -> None:
+    first, second = facts(1), facts(2)[12:]
+    reused = replace(second[3], event_id=first[3].event_id)  # another donation, a taken id
+    rig.broker.publish([*first, reused])  # in one poll with the fact it collides with
+    ingestor, _, _ = rig.ingest(max_records=10_000)
+    assert ingestor.counters.conflicts == 1
+    rig.broker.publish([replace(second[4], event_id=first[4].event_id)])  # after, from the store
+    later, _, _ = rig.ingest()
+    assert later.counters.conflicts == 1
+    assert [reason.error_class for _, reason in rig.dlq.letters] == [
+        ErrorClass.EVENT_ID_CONFLICT,
+        ErrorClass.EVENT_ID_CONFLICT,
+    ]
+    assert sum(stored_facts(rig.ledger).values()) == 12
+
+
+class Crash(BaseException):
+    """The process dies (nothing after it runs)."""
+
+
+def test_a_crash_between_the_dead_letters_and_the_batch_sends_no_letter_twice(rig: Rig) -> None:
+    rig.broker.publish(facts(2))
+    poison = [rig.broker.append(p, b"S310126000001", b"\x01not avro") for p in (0, 1, 1)]
+    original = rig.ledger.commit
+
+    def crash(*args: Any, **kwargs: Any) -> BatchOutcome:
+        raise Crash
+
+    rig.ledger.commit = crash  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        rig.ingest(max_records=10_000)
+    assert len(rig.dlq.letters) == 3  # acknowledged, but the batch was never recorded
+    rig.ledger.commit = original  # type: ignore[method-assign]
+    ingestor, _, _ = rig.ingest(Consumer(rig.broker), max_records=10_000)
+    assert sorted(rig.dlq.origins()) == sorted((r.partition, r.offset) for r in poison)
+    assert ingestor.counters.dead_lettered == 3
+    assert ingestor.counters.stored == 24
+    restarted, _, _ = rig.ingest(Consumer(rig.broker))  # and once more: nothing new
+    assert len(rig.dlq.letters) == 3
+    assert restarted.counters.dead_lettered == 0

@@ -190,26 +190,33 @@ def test_transfusion_after_expiry_is_expired_use(ledger: DomainLedger) -> None:
 
 
 @pytest.mark.parametrize(
-    ("component", "donor", "patient", "flagged"),
+    ("component", "donor", "patient", "flag"),
     [
-        ("RED_CELLS", "A", "O", True),
-        ("RED_CELLS", "O", "AB", False),
-        ("RED_CELLS", "B", "A", True),
-        ("PLASMA", "O", "A", True),
-        ("PLASMA", "AB", "O", False),
-        ("WHOLE_BLOOD", "O", "A", True),
-        ("PLATELETS", "A", "A", False),
+        ("RED_CELLS", "A", "O", "ABO_INCOMPATIBLE"),
+        ("RED_CELLS", "O", "AB", None),
+        ("RED_CELLS", "B", "A", "ABO_INCOMPATIBLE"),
+        ("PLASMA", "O", "A", "ABO_INCOMPATIBLE"),
+        ("PLASMA", "AB", "O", None),
+        ("WHOLE_BLOOD", "O", "A", "ABO_INCOMPATIBLE"),
+        ("WHOLE_BLOOD", "A", "A", None),
+        ("PLATELETS", "A", "A", None),
+        ("PLATELETS", "O", "A", "ABO_OUT_OF_GROUP"),
+        ("PLATELETS", "AB", "O", "ABO_OUT_OF_GROUP"),
+        ("CRYO", "O", "A", "ABO_OUT_OF_GROUP"),
+        ("CRYO", "AB", "O", None),
+        ("CRYO", "A", "A", None),
     ],
 )
-def test_abo_compatibility_follows_the_component(
-    ledger: DomainLedger, component: str, donor: str, patient: str, flagged: bool
+def test_abo_major_incompatibility_and_out_of_group_follow_the_component(
+    ledger: DomainLedger, component: str, donor: str, patient: str, flag: str | None
 ) -> None:
     timeline = Timeline()
     timeline.produced(component=component, abo=donor)
     timeline.released()
     timeline.crossmatched(abo=patient)
     timeline.started()
-    assert ("ABO_INCOMPATIBLE" in flags(ledger, timeline)) is flagged
+    abo_flags = {f for f in flags(ledger, timeline) if f.startswith("ABO_")}
+    assert abo_flags == ({flag} if flag else set())
 
 
 def test_rhd_positive_red_cells_to_rhd_negative_patient_is_flagged(ledger: DomainLedger) -> None:

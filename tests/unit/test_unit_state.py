@@ -142,6 +142,15 @@ def _use_with(**crossmatch: str) -> Timeline:
     return story
 
 
+def _out_of_group_platelets() -> Timeline:
+    story = Timeline()
+    story.produced(component="PLATELETS", abo="O")
+    story.released()
+    story.crossmatched(abo="A")
+    story.started()
+    return story
+
+
 def _no_valid_crossmatch() -> Timeline:
     story = _released()
     story.started()
@@ -193,6 +202,7 @@ FLAG_STORIES: dict[Flag, Callable[[], Timeline]] = {
     Flag.UNRELEASED_USE: _unreleased_use,
     Flag.EXPIRED_USE: _expired_use,
     Flag.ABO_INCOMPATIBLE: lambda: _use_with(abo="O"),
+    Flag.ABO_OUT_OF_GROUP: _out_of_group_platelets,
     Flag.RHD_INCOMPATIBLE: lambda: _use_with(rhd="NEG"),
     Flag.NO_VALID_CROSSMATCH: _no_valid_crossmatch,
     Flag.AUTOLOGOUS_MISMATCH: _autologous_mismatch,

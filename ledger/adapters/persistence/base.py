@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
-from ledger.services.ports import Checkpoint, LedgerRecorder
+from ledger.services.ports import Checkpoint, FactId, LedgerRecorder
 from projections.rows import Changes, Row, UnitRows
 
-__all__ = ["Checkpoint", "LedgerRecorder", "ReadModelTables", "Store"]
+__all__ = ["Checkpoint", "FactId", "LedgerRecorder", "ReadModelTables", "Store"]
 
 
 def trackings_of(kwargs: Mapping[str, Any]) -> list[Tracking]:
@@ -51,6 +51,10 @@ def trackings_of(kwargs: Mapping[str, Any]) -> list[Tracking]:
 
 def checkpoints_of(kwargs: Mapping[str, Any]) -> list[Checkpoint]:
     return list(kwargs.get("checkpoints", ()))
+
+
+def fact_ids_of(kwargs: Mapping[str, Any]) -> list[FactId]:
+    return list(kwargs.get("fact_ids", ()))
 
 
 class Store(ABC):

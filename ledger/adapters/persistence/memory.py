@@ -11,17 +11,20 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, StoredEvent, Tracking
 from eventsourcing.popo import POPOFactory, POPOProcessRecorder
 from eventsourcing.utils import get_topic
 
 from ledger.adapters.persistence.base import (
     Checkpoint,
+    FactId,
     LedgerRecorder,
     Store,
     checkpoints_of,
+    fact_ids_of,
     trackings_of,
 )
+from ledger.services.ports import FACT_INDEX
 
 
 class MemoryStore(Store):
@@ -43,11 +46,16 @@ class MemoryLedgerRecorder(POPOProcessRecorder, LedgerRecorder):
     def __init__(self) -> None:
         super().__init__()
         self._checkpoints: dict[str, Checkpoint] = {}
+        self._fact_ids: dict[str, FactId] = {}
 
     def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         """Every position must exceed the one recorded before it — including one
         recorded earlier in the same call — as a database's tracking table insists."""
         super()._assert_uniqueness(stored_events)
+        new_ids = [f.event_id for f in fact_ids_of(kwargs)]
+        if len(set(new_ids)) < len(new_ids) or not self._fact_ids.keys().isdisjoint(new_ids):
+            msg = "an event id is already recorded"
+            raise IntegrityError(msg)
         latest: dict[str, int] = {}
         for tracking in trackings_of(kwargs):
             name = tracking.application_name
@@ -67,7 +75,18 @@ class MemoryLedgerRecorder(POPOProcessRecorder, LedgerRecorder):
         for tracking in trackings_of(kwargs):
             self._insert_tracking(tracking)
         self._checkpoints.update((c.partition_key, c) for c in checkpoints_of(kwargs))
+        self._fact_ids.update((f.event_id, f) for f in fact_ids_of(kwargs))
         return notification_ids
+
+    def select_fact_ids(self, event_ids: Sequence[str]) -> dict[str, FactId]:
+        with self._database_lock:
+            return {i: self._fact_ids[i] for i in event_ids if i in self._fact_ids}
+
+    def index_facts(self, fact_ids: Sequence[FactId]) -> None:
+        with self._database_lock:
+            for fact_id in fact_ids:
+                self._fact_ids.setdefault(fact_id.event_id, fact_id)
+            self._insert_tracking(Tracking(FACT_INDEX, 1))
 
     def checkpoint(self, partition_key: str) -> Checkpoint | None:
         with self._database_lock:

@@ -24,6 +24,7 @@ from eventsourcing.persistence import (
     Notification,
     OperationalError,
     StoredEvent,
+    Tracking,
 )
 from eventsourcing.postgres import (
     PostgresDatastore,
@@ -39,14 +40,17 @@ from ledger.adapters.persistence.base import (
     INDEXES,
     TABLES,
     Checkpoint,
+    FactId,
     LedgerRecorder,
     ReadModelTables,
     Store,
     checkpoints_of,
+    fact_ids_of,
     index_name,
     table_name,
     trackings_of,
 )
+from ledger.services.ports import FACT_INDEX
 from projections.rows import Row
 
 #: Advisory-lock key under which processes create tables (any fixed 64-bit number).
@@ -128,6 +132,14 @@ class PostgresStore(Store):
         return f"postgresql://{user}{self.host}:{self.port}/{self.dbname}?schema={self.schema}"
 
 
+def _fact_id_columns(fact_ids: Sequence[FactId]) -> tuple[list[str], list[UUID], list[int]]:
+    return (
+        [f.event_id for f in fact_ids],
+        [f.originator_id for f in fact_ids],
+        [f.originator_version for f in fact_ids],
+    )
+
+
 class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerRecorder):
     """The library's PostgreSQL process recorder, taking a whole poll per transaction."""
 
@@ -140,13 +152,28 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerRecorder):
         events = sql.Identifier(schema, self.events_table_name)
         prefix = self.events_table_name.removesuffix("_events")
         checkpoints = sql.Identifier(schema, f"{prefix}_kafka_checkpoints")
-        self.sql_create_statements.append(
+        fact_ids = sql.Identifier(schema, f"{prefix}_fact_ids")
+        self.sql_create_statements += [
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} (partition_key TEXT PRIMARY KEY, "
                 "generation INTEGER NOT NULL, record_offset BIGINT NOT NULL, "
                 "fingerprint TEXT NOT NULL)"
-            ).format(checkpoints)
-        )
+            ).format(checkpoints),
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} (event_id TEXT PRIMARY KEY, "
+                "originator_id UUID NOT NULL, originator_version BIGINT NOT NULL)"
+            ).format(fact_ids),
+        ]
+        insert_fact_ids = sql.SQL(
+            "INSERT INTO {} (event_id, originator_id, originator_version) "
+            "SELECT * FROM unnest(%b::text[], %b::uuid[], %b::bigint[])"
+        ).format(fact_ids)
+        self._insert_fact_ids = insert_fact_ids
+        self._backfill_fact_ids = insert_fact_ids + sql.SQL(" ON CONFLICT DO NOTHING")
+        self._select_fact_ids = sql.SQL(
+            "SELECT event_id, originator_id, originator_version FROM {} "
+            "WHERE event_id = ANY(%s)"
+        ).format(fact_ids)
         self._upsert_checkpoint = sql.SQL(
             "INSERT INTO {} (partition_key, generation, record_offset, fingerprint) "
             "VALUES (%(partition_key)s, %(generation)s, %(offset)s, %(fingerprint)s) "
@@ -183,7 +210,10 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerRecorder):
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        """Positions and checkpoints, in the transaction the library opened for the events."""
+        """The fact index, positions and checkpoints, in the transaction the library
+        opened for the events."""
+        if fact_ids := fact_ids_of(kwargs):
+            curs.execute(self._insert_fact_ids, _fact_id_columns(fact_ids))
         for tracking in trackings_of(kwargs):
             self._insert_tracking(curs, tracking)
         if checkpoints := checkpoints_of(kwargs):
@@ -207,6 +237,21 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerRecorder):
             [s.state for s in stored_events],
         )
         curs.execute(self._insert_arrays, columns)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_fact_ids(self, event_ids: Sequence[str]) -> dict[str, FactId]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._select_fact_ids, (list(event_ids),))
+            rows = curs.fetchall()
+        return {
+            r["event_id"]: FactId(r["event_id"], r["originator_id"], r["originator_version"])
+            for r in rows
+        }
+
+    def index_facts(self, fact_ids: Sequence[FactId]) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self._backfill_fact_ids, _fact_id_columns(fact_ids))
+            self._insert_tracking(curs, Tracking(FACT_INDEX, 1))
 
     def checkpoint(self, partition_key: str) -> Checkpoint | None:
         with self.datastore.transaction(commit=False) as curs:

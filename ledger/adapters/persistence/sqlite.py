@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import StoredEvent, Tracking
 from eventsourcing.sqlite import (
     SQLiteCursor,
     SQLiteDatastore,
@@ -31,14 +31,17 @@ from ledger.adapters.persistence.base import (
     INDEXES,
     TABLES,
     Checkpoint,
+    FactId,
     LedgerRecorder,
     ReadModelTables,
     Store,
     checkpoints_of,
+    fact_ids_of,
     index_name,
     table_name,
     trackings_of,
 )
+from ledger.services.ports import FACT_INDEX
 from projections.rows import Row
 
 #: Seconds a writer waits for another's lock before giving up.
@@ -50,6 +53,10 @@ STREAMS_PER_QUERY = 500
 def quote(identifier: str) -> str:
     """An SQL identifier, quoted as SQLite (and the SQL standard) quote it."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def _fact_id_rows(fact_ids: Sequence[FactId]) -> list[tuple[str, str, int]]:
+    return [(f.event_id, _hex(f.originator_id), f.originator_version) for f in fact_ids]
 
 
 def _hex(originator_id: UUID | str) -> str:
@@ -83,10 +90,18 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerRecorder):
     """The library's SQLite process recorder, taking a whole poll per transaction."""
 
     CHECKPOINTS = "kafka_checkpoints"
+    FACT_IDS = "fact_ids"
 
     def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         events, checkpoints = quote(self.events_table_name), quote(self.CHECKPOINTS)
+        fact_ids = quote(self.FACT_IDS)
+        self._insert_fact_ids = f"INSERT INTO {fact_ids} VALUES (?, ?, ?)"
+        self._backfill_fact_ids = f"INSERT OR IGNORE INTO {fact_ids} VALUES (?, ?, ?)"
+        self._select_fact_ids = (
+            f"SELECT event_id, originator_id, originator_version FROM {fact_ids} "
+            "WHERE event_id IN (SELECT value FROM json_each(?))"
+        )
         self._insert_many = (
             f"INSERT INTO {events} (originator_id, originator_version, topic, state) "
             "VALUES (?, ?, ?, ?)"
@@ -115,6 +130,9 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerRecorder):
             f"CREATE TABLE IF NOT EXISTS {quote(self.CHECKPOINTS)} ("
             "partition_key TEXT PRIMARY KEY, generation INTEGER NOT NULL, "
             "record_offset BIGINT NOT NULL, fingerprint TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {quote(self.FACT_IDS)} ("
+            "event_id TEXT PRIMARY KEY, originator_id TEXT NOT NULL, "
+            "originator_version INTEGER NOT NULL) WITHOUT ROWID",
         ]
 
     def _insert_events(
@@ -137,11 +155,24 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerRecorder):
             c.execute(self._last_rowid)
             last = int(c.fetchone()[0])
             notification_ids = list(range(last - len(rows) + 1, last + 1))
+        if fact_ids := fact_ids_of(kwargs):
+            c.executemany(self._insert_fact_ids, _fact_id_rows(fact_ids))
         for tracking in trackings_of(kwargs):
             self._insert_tracking(c, tracking)
         if checkpoints := checkpoints_of(kwargs):
             c.executemany(self._upsert_checkpoint, [vars(cp) for cp in checkpoints])
         return notification_ids
+
+    def select_fact_ids(self, event_ids: Sequence[str]) -> dict[str, FactId]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._select_fact_ids, (json.dumps(list(event_ids)),))
+            rows = c.fetchall()
+        return {row[0]: FactId(row[0], UUID(row[1]), row[2]) for row in rows}
+
+    def index_facts(self, fact_ids: Sequence[FactId]) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany(self._backfill_fact_ids, _fact_id_rows(fact_ids))
+            self._insert_tracking(c, Tracking(FACT_INDEX, 1))
 
     def checkpoint(self, partition_key: str) -> Checkpoint | None:
         with self.datastore.transaction(commit=False) as c:
