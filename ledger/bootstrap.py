@@ -9,6 +9,7 @@ implementing the ports of :mod:`ledger.services.ports` and
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -21,10 +22,12 @@ from ledger.adapters.transcoder import OrjsonTranscoder
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
 from ledger.services.application import DEFAULT_CACHE_SIZE, BloodLedger
 from ledger.services.ingest import Ingestor, IngestSettings
-from ledger.services.lookback import AutomaticLookbacks, CaseRecorder, Clock, Lookbacks, utc_now
+from ledger.services.lookback import AutomaticLookbacks, CaseRecorder, Lookbacks
 from ledger.services.reconcile import Reconciliation, reconcile
 from projections.projector import Projector
 from projections.queries import LookbackIndex
+
+log = logging.getLogger("bloodledger")
 
 
 def open_ledger(store: Store, *, cache_size: int = DEFAULT_CACHE_SIZE) -> BloodLedger:
@@ -71,17 +74,19 @@ def open_read_models_of(
     store: Store,
     *,
     lookback_window_days: int = DEFAULT_WINDOW_DAYS,
-    clock: Clock = utc_now,
     page_size: int = 5000,
+    automatic_lookbacks: bool = True,
 ) -> ReadModels:
-    """The ledger and everything that reads it, on one store."""
+    """The ledger and everything that reads it, on one store (``automatic_lookbacks``
+    off: the read models only, the ledger's own lookback policy not run)."""
     ledger = open_ledger(store)
     view = open_read_models(store)
-    cases = CaseRecorder(ledger, LookbackIndex(view), clock)
+    if view.ensure_version(ledger.name):
+        log.info("read models of an older version emptied: they are built again")
+    cases = CaseRecorder(ledger, LookbackIndex(view))
     policy = AutomaticLookbacks(cases, window_days=lookback_window_days)
-    projector = Projector(
-        ledger.event_log, view, page_size=page_size, at_head=policy.open_missing_cases
-    )
+    at_head = policy.at_head if automatic_lookbacks else None
+    projector = Projector(ledger.event_log, view, page_size=page_size, at_head=at_head)
     return ReadModels(ledger, view, projector, Lookbacks(cases, projector.catch_up))
 
 

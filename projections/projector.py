@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from eventsourcing.persistence import Notification, Tracking
 
@@ -24,14 +24,15 @@ from ledger.domain.lookback import LookbackCase
 from ledger.domain.unit import BloodUnit, unit_id
 from projections.aggregates import KeptAggregates
 from projections.ports import EventLog, ReadModelStore
-from projections.rows import Changes, case_row, donation_row, unit_rows
+from projections.rows import Changes, case_row, donation_row, reactive_result_rows, unit_rows
 
 logger = logging.getLogger("bloodledger.projector")
 
 #: Called when a catch-up that applied something reaches the end of the log — the end of
-#: a batch, unlike the end of a page — for policies such as lookback; returns whether it
-#: recorded anything (which is then projected too).
-AtHead = Callable[[], bool]
+#: a batch, unlike the end of a page — for policies such as lookback, with the DINs whose
+#: donation or units it applied events of (``None``: every DIN, after building from the
+#: first notification); returns whether it recorded anything (which is then projected too).
+AtHead = Callable[[Iterable[str] | None], bool]
 #: Called with (position, head) as a catch-up advances.
 Progress = Callable[[int, int], None]
 
@@ -72,12 +73,16 @@ class Projector:
         """Apply every notification not yet applied; returns how many were applied."""
         applied = policy_seen = 0
         position = self.position()
+        everything = position == 0
+        touched: set[str] = set()
         self.kept.follow_from(position)
         head = self.head()
         while stop is None or not stop():
             page = self.log.page(position + 1, self.page_size)
             if page:
-                self._apply(page)
+                dins = self._apply(page)
+                if not everything:
+                    touched |= dins
                 applied += len(page)
                 position = page[-1].id
                 if progress is not None:
@@ -88,7 +93,9 @@ class Projector:
             if self.at_head is None or applied == policy_seen:
                 break
             policy_seen = applied
-            if not self.at_head():
+            recorded = self.at_head(None if everything else touched)
+            everything, touched = False, set()
+            if not recorded:
                 break
         return applied
 
@@ -121,9 +128,10 @@ class Projector:
                 time.sleep(poll_s)
         return applied
 
-    def _apply(self, page: Sequence[Notification]) -> None:
+    def _apply(self, page: Sequence[Notification]) -> set[str]:
         """Rows of every aggregate the page touched — and of the units whose
-        donation it touched, since a unit's rows fold its donation's facts."""
+        donation it touched, since a unit's rows fold its donation's facts;
+        returns the DINs touched."""
         changes = Changes()
         touched = self.kept.advance(page)
         donations = {a.din: a for a in touched if isinstance(a, Donation)}
@@ -138,5 +146,9 @@ class Projector:
         for unit in units.values():
             changes.units.append(unit_rows(unit_record(unit, donations.get(unit.din))))
         changes.donations = [donation_row(a) for a in touched if isinstance(a, Donation)]
+        changes.reactive_results = [
+            row for a in touched if isinstance(a, Donation) for row in reactive_result_rows(a)
+        ]
         changes.cases = [case_row(a) for a in touched if isinstance(a, LookbackCase)]
         self.view.apply(changes, Tracking(self.upstream, page[-1].id))
+        return set(donations) | {unit.din for unit in units.values()}

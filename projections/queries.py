@@ -211,8 +211,17 @@ class LookbackIndex:
     def recipients_of(self, unit_ids: Sequence[str]) -> list[dict[str, Any]]:
         return _recipients_json(self.view.transfusions_of_units(unit_ids))
 
-    def reactive_donations_without_case(self) -> list[Row]:
-        return self.view.reactive_donations_without_case()
+    def donors_of(self, dins: Sequence[str]) -> set[str]:
+        return self.view.donors_of(dins)
+
+    def reactive_donations(self, donors: Sequence[str] | None = None) -> list[Row]:
+        return self.view.reactive_donations(donors)
+
+    def cases(self, donors: Sequence[str] | None = None) -> list[Row]:
+        return self.view.cases(donors)
+
+    def reactive_results(self, dins: Sequence[str]) -> list[Row]:
+        return self.view.reactive_results(dins)
 
     def case(self, case_id: str) -> Row | None:
         return self.view.case(case_id)

@@ -59,6 +59,8 @@ class Changes:
 
     units: list[UnitRows] = field(default_factory=list)
     donations: list[Row] = field(default_factory=list)
+    #: The reactive results of ``donations`` (all of them, replacing the old ones).
+    reactive_results: list[Row] = field(default_factory=list)
     cases: list[Row] = field(default_factory=list)
 
 
@@ -168,6 +170,20 @@ def donation_row(donation: Donation) -> Row:
         "reactive_at": ms(reactive[0].occurred_at) if reactive else None,
         "reactive_tests": ",".join(dict.fromkeys(f.test for f in reactive)),
     }
+
+
+def reactive_result_rows(donation: Donation) -> list[Row]:
+    """Each REACTIVE infectious-marker result of a donation: a lookback's causes."""
+    return [
+        {
+            "din": donation.din,
+            "event_id": f.event_id,
+            "test": f.test,
+            "occurred_at": ms(f.occurred_at),
+        }
+        for f in facts_of(donation.facts, TestResultRecorded)
+        if f.is_reactive_marker
+    ]
 
 
 def case_row(case: LookbackCase) -> Row:

@@ -5,23 +5,29 @@ and why; the quarantines it causes are ``UnitQuarantined`` facts carrying the
 case id, appended to each unit's stream, with event ids derived from the case
 and the unit so that opening the same case twice quarantines nothing twice.
 
-Which units a case acts on is decided from each unit's status (pure):
-in stock anywhere -> quarantine; transfused (or being) -> notify recipients;
-discarded -> accounted for; in transit or at a ward -> not yet accounted for.
+A case quarantines every unit of the donor's donations in its window,
+whatever the unit's status (a quarantine after a transfusion changes nothing
+but the record): that set only grows as facts arrive, so the quarantines are
+a function of the facts alone, the same whenever and in whatever order they
+are ingested. The report then sorts the units by status: in stock anywhere
+-> quarantined; transfused (or being) -> recipients to notify; discarded ->
+accounted for; in transit or at a ward -> not yet accounted for.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from eventsourcing.domain import BaseAggregate
 
 from ledger.domain.events import LookbackOpened
-from ledger.domain.unit import NAMESPACE
+from ledger.domain.facts import ReportedFact
+from ledger.domain.unit import LEDGER_ACTOR, NAMESPACE
 from ledger.domain.unit_state import Status
+from ledger.domain.vocabulary import EventType
 
 #: Default lookback window before the trigger (FDA 610.46/610.47 HIV/HCV rule).
 DEFAULT_WINDOW_DAYS = 365
@@ -42,9 +48,50 @@ def case_aggregate_id(case_id: str) -> UUID:
     return uuid.uuid5(NAMESPACE, f"lookback/{case_id}")
 
 
-def quarantine_event_id(case_id: str, din: str, product_code: str) -> str:
-    """Derived, so a case quarantines each unit at most once."""
-    return str(uuid.uuid5(NAMESPACE, f"lookback-quarantine/{case_id}/{din}/{product_code}"))
+def quarantine_event_id(
+    case_id: str, din: str, product_code: str, result_event_id: str | None = None
+) -> str:
+    """Derived, so a case quarantines each unit at most once for each of its causes: a
+    manual case once; an automatic case once per reactive result of its donation."""
+    if result_event_id is None:
+        name = f"lookback-quarantine/{case_id}/{din}/{product_code}"
+    else:
+        name = f"lookback-quarantine/{case_id}/{result_event_id}/{din}/{product_code}"
+    return str(uuid.uuid5(NAMESPACE, name))
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why a case quarantines units, and when: a reactive result of the case's donation
+    (an automatic case), or the opening of a manual case (``result_event_id`` None)."""
+
+    occurred_at: datetime
+    result_event_id: str | None = None
+    test: str | None = None
+
+
+def case_quarantine(
+    case_id: str, reason: str, actor: str, cause: Cause, din: str, product_code: str
+) -> ReportedFact:
+    """The ``UnitQuarantined`` a case appends to one unit: a pure function of the case,
+    its cause and the unit, so every store derives exactly the same fact.
+
+    It occurs when its cause did, never when the ledger happened to run; it is
+    reported at the facility that collected the donation (the DIN's FIN), which,
+    unlike where the unit is now, no later fact can change.
+    """
+    why = f"{cause.test} reactive on donation" if cause.test else reason
+    return ReportedFact(
+        event_id=quarantine_event_id(case_id, din, product_code, cause.result_event_id),
+        event_type=EventType.UnitQuarantined,
+        occurred_at=cause.occurred_at,
+        source_system=LEDGER_ACTOR,
+        facility=din[:5],
+        actor=actor,
+        din=din,
+        product_code=product_code,
+        payload={"reason": f"LOOKBACK {case_id}: {why}", "case_id": case_id},
+    )
 
 
 def manual_case_id(donor_id: str, since: datetime, reason: str) -> str:
@@ -56,6 +103,23 @@ def manual_case_id(donor_id: str, since: datetime, reason: str) -> str:
 def automatic_case_id(din: str) -> str:
     """The case a reactive donation opens: one per donation."""
     return f"LB-AUTO-{din}"
+
+
+def automatic_case(
+    din: str, donor_id: str, collected_at: datetime, window: timedelta
+) -> CaseRequest:
+    """The case the ledger opens for a reactive donation whose donor is known: the
+    donor's donations in the window before it. Nothing in it depends on which of
+    the donation's reactive results arrived first."""
+    return CaseRequest(
+        case_id=automatic_case_id(din),
+        donor_id=donor_id,
+        reason=f"reactive infectious marker on donation {din}",
+        since=collected_at - window,
+        until=collected_at,
+        trigger_din=din,
+        actor=LEDGER_ACTOR,
+    )
 
 
 @dataclass(frozen=True)
@@ -96,4 +160,14 @@ class LookbackCase(BaseAggregate[UUID]):
 
     @classmethod
     def open(cls, request: CaseRequest) -> LookbackCase:
-        return cls._create(LookbackOpened, id=case_aggregate_id(request.case_id), **vars(request))
+        return cls._create(
+            LookbackOpened,
+            id=case_aggregate_id(request.case_id),
+            case_id=request.case_id,
+            donor_id=request.donor_id,
+            reason=request.reason,
+            since=request.since,
+            until=request.until,
+            trigger_din=request.trigger_din,
+            actor=request.actor,
+        )

@@ -139,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DATE",
         help=f"earliest collection (default {DEFAULT_WINDOW_DAYS} days ago)",
     )
+    lookback.add_argument(
+        "--at",
+        type=_timestamp,
+        metavar="ISO-8601",
+        help="when the case is opened: the end of its window and the time of its quarantines "
+        "(default now)",
+    )
     lookback.add_argument("--actor", default="investigator", help="pseudonymous id of who opens it")
     lookback.add_argument("--json", action="store_true")
     _add_store(lookback)

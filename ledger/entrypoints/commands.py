@@ -259,7 +259,7 @@ def _lookback(args: argparse.Namespace) -> int:
                     "bloodledger lookback open: --donor and --reason are required", file=sys.stderr
                 )
                 return 2
-            now = models.lookbacks.cases.clock()
+            now = args.at or datetime.now(UTC)  # when the investigator opens it: an input
             since = args.since or now - timedelta(days=DEFAULT_WINDOW_DAYS)
             case_id = args.case or manual_case_id(args.donor, since, args.reason)
             request = CaseRequest(case_id, args.donor, args.reason, since, now, None, args.actor)

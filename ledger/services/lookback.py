@@ -1,19 +1,23 @@
 """Lookback: a donor's earlier donations traced, their units quarantined, recipients listed.
 
-Opening a case (by hand, or by the ledger itself when a donation turns
-REACTIVE) finds the donor's donations in the window from the read models,
-appends a ``UnitQuarantined`` carrying the case id to every unit still in
-stock anywhere, and saves the case — all in one transaction. Event ids are
-derived from the case and the unit, so opening the same case again
-quarantines nothing twice. The report is computed from the read models when
-asked for, so it reflects what is known now.
+A case is opened by hand (an investigator names the donor, the window and
+when) or by the ledger itself, for every donation with a REACTIVE
+infectious marker whose donor is known. A case quarantines every unit of
+the donor's donations in its window — one ``UnitQuarantined`` per cause
+(each reactive result of an automatic case's donation; the opening of a
+manual case), occurring when the cause did, with an event id derived from
+the case, the cause and the unit. So the quarantines are a function of the
+facts alone: re-opening records nothing twice, a unit reported later is
+quarantined when it arrives, and two stores fed the same facts at different
+times derive exactly the same ones. The report is computed from the read
+models when asked for, so it reflects what is known now.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from ledger.domain.facts import ReportedFact
@@ -25,98 +29,114 @@ from ledger.domain.lookback import (
     IN_STOCK,
     UNCONFIRMED,
     CaseRequest,
+    Cause,
     LookbackCase,
-    automatic_case_id,
+    automatic_case,
     case_aggregate_id,
-    quarantine_event_id,
+    case_quarantine,
 )
-from ledger.domain.unit import LEDGER_ACTOR
-from ledger.domain.vocabulary import EventType
 from ledger.services.application import BloodLedger
 from ledger.services.ports import DonorIndex, Row
 
 log = logging.getLogger("bloodledger.lookback")
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 class CaseRecorder:
-    """Records a case (if new) and a quarantine for each of its units in stock, at once.
+    """Records a case (if new) and the quarantines it implies that are not yet recorded.
 
     Works from the read models as they are: callers make them current first.
     """
 
-    def __init__(self, ledger: BloodLedger, index: DonorIndex, clock: Clock = utc_now) -> None:
+    def __init__(self, ledger: BloodLedger, index: DonorIndex) -> None:
         self.ledger = ledger
         self.index = index
-        self.clock = clock
 
     def record(self, request: CaseRequest) -> int:
-        """Returns how many units the case newly quarantined."""
+        """Returns how many quarantines it newly recorded."""
         exists = self.ledger.load(case_aggregate_id(request.case_id)) is not None
-        _, units = self.index.donor_units(request.donor_id, request.since, request.until)
-        facts = [self._quarantine(request, unit) for unit in units if _needs(request, unit)]
+        facts = self._missing(self.quarantines(request))
         if exists and not facts:
             return 0
         outcome = self.ledger.record(facts, also=[] if exists else [LookbackCase.open(request)])
         return outcome.facts - outcome.duplicates
 
-    def _quarantine(self, request: CaseRequest, unit: Row) -> ReportedFact:
-        return ReportedFact(
-            event_id=quarantine_event_id(request.case_id, unit["din"], unit["product_code"]),
-            event_type=EventType.UnitQuarantined,
-            occurred_at=self.clock(),
-            source_system=LEDGER_ACTOR,
-            facility=unit["facility"] or unit["production_facility"] or unit["din"][:5],
-            actor=request.actor,
-            din=unit["din"],
-            product_code=unit["product_code"],
-            payload={
-                "reason": f"LOOKBACK {request.case_id}: {request.reason}",
-                "case_id": request.case_id,
-            },
-        )
+    def quarantines(self, request: CaseRequest) -> list[ReportedFact]:
+        """Every quarantine the case implies, from what the read models know now."""
+        _, units = self.index.donor_units(request.donor_id, request.since, request.until)
+        return [
+            case_quarantine(
+                request.case_id, request.reason, request.actor, cause, u["din"], u["product_code"]
+            )
+            for cause in self._causes(request)
+            for u in units
+        ]
+
+    def _causes(self, request: CaseRequest) -> list[Cause]:
+        if request.trigger_din is None:  # a manual case: it was opened at ``until``
+            return [Cause(request.until)]
+        return [
+            Cause(from_ms(r["occurred_at"]), r["event_id"], r["test"])
+            for r in self.index.reactive_results([request.trigger_din])
+        ]
+
+    def _missing(self, facts: Sequence[ReportedFact]) -> list[ReportedFact]:
+        """Those not recorded yet (one look at the fact index, not at every unit)."""
+        recorded = self.ledger.ledger_recorder.select_fact_ids([f.event_id for f in facts])
+        return [f for f in facts if f.event_id not in recorded]
 
 
 class AutomaticLookbacks:
-    """The ledger's own policy: every reactive donation whose donor is known has a case."""
+    """The ledger's own policy: every reactive donation whose donor is known has a case,
+    and every case has quarantined every unit it implies."""
 
     def __init__(self, cases: CaseRecorder, *, window_days: int = DEFAULT_WINDOW_DAYS) -> None:
         self.cases = cases
         self.window = timedelta(days=window_days)
 
-    def open_missing_cases(self) -> bool:
-        """Open the cases of reactive donations that have none; whether anything was recorded.
+    def at_head(self, dins: Iterable[str] | None) -> bool:
+        """Bring the cases of the donors of ``dins`` (all donors: ``None``) up to date;
+        whether anything was recorded.
 
         The projector calls it when it reaches the end of the log — the end of
         a batch, so the read models hold all of the batch's units (a page can
-        end inside a batch). Opening quarantines the donor's units in stock
-        then. A case opens once: projecting the log again finds nothing to do.
+        end inside a batch) — with the donations its catch-up touched.
         """
-        opened = False
-        for donation in self.cases.index.reactive_donations_without_case():
-            request = self._request(donation)
-            quarantined = self.cases.record(request)  # the read models are current: at the head
-            log.info("lookback %s opened: %d units quarantined", request.case_id, quarantined)
-            opened = True
-        return opened
+        index = self.cases.index
+        donors: list[str] | None = None
+        if dins is not None:
+            donors = sorted(index.donors_of(sorted(set(dins))))
+            if not donors:
+                return False
+        requests = {
+            request.case_id: request
+            for request in map(self._automatic, index.reactive_donations(donors))
+        }
+        for case in index.cases(donors):
+            requests.setdefault(case["case_id"], _request(case))
+        recorded = 0
+        for request in requests.values():
+            newly = self.cases.record(request)
+            if newly:
+                log.info("lookback %s: %d quarantines recorded", request.case_id, newly)
+            recorded += newly
+        return recorded > 0
 
-    def _request(self, donation: Row) -> CaseRequest:
+    def _automatic(self, donation: Row) -> CaseRequest:
         collected_at = from_ms(donation["collected_at"])
-        first_test = donation["reactive_tests"].split(",")[0]
-        return CaseRequest(
-            case_id=automatic_case_id(donation["din"]),
-            donor_id=donation["donor_id"],
-            reason=f"{first_test} reactive on donation {donation['din']}",
-            since=collected_at - self.window,
-            until=collected_at,
-            trigger_din=donation["din"],
-            actor=LEDGER_ACTOR,
-        )
+        return automatic_case(donation["din"], donation["donor_id"], collected_at, self.window)
+
+
+def _request(case: Row) -> CaseRequest:
+    """The request a recorded case was opened with."""
+    return CaseRequest(
+        case_id=case["case_id"],
+        donor_id=case["donor_id"],
+        reason=case["reason"],
+        since=from_ms(case["since"]),
+        until=from_ms(case["until"]),
+        trigger_din=case["trigger_din"],
+        actor=case["actor"],
+    )
 
 
 class Lookbacks:
@@ -128,7 +148,7 @@ class Lookbacks:
         self.catch_up = catch_up
 
     def open(self, request: CaseRequest) -> int:
-        """Open (or re-open) a case; returns how many units it newly quarantined."""
+        """Open (or re-open) a case; returns how many quarantines it newly recorded."""
         self.catch_up()
         quarantined = self.cases.record(request)
         self.catch_up()
@@ -144,11 +164,6 @@ class Lookbacks:
         donations, units = self.index.donor_units(case["donor_id"], since, until)
         recipients = self.index.recipients_of([u["unit_id"] for u in units])
         return _report(case, donations, units, recipients)
-
-
-def _needs(request: CaseRequest, unit: Row) -> bool:
-    """A unit in stock that the case has not quarantined yet."""
-    return unit["status"] in IN_STOCK and request.case_id not in unit["case_ids"].split(",")
 
 
 def _fate(unit: Row) -> str:
@@ -171,7 +186,9 @@ def _report(
     case: Row, donations: list[Row], units: list[Row], recipients: list[dict[str, Any]]
 ) -> dict[str, Any]:
     case_id = case["case_id"]
-    quarantined = [u for u in units if case_id in u["case_ids"].split(",")]
+    quarantined = [
+        u for u in units if case_id in u["case_ids"].split(",") and u["status"] in IN_STOCK
+    ]
     unaccounted = [
         u
         for u in units

@@ -190,7 +190,16 @@ class DonorIndex(Protocol):
     def recipients_of(self, unit_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Who was transfused with these units."""
 
-    def reactive_donations_without_case(self) -> list[Row]:
-        """Reactive donations with a known donor that no case was opened for."""
+    def donors_of(self, dins: Sequence[str]) -> set[str]:
+        """The known donors of these donations."""
+
+    def reactive_donations(self, donors: Sequence[str] | None = None) -> list[Row]:
+        """Donations with a reactive result and a known donor (of these donors, if given)."""
+
+    def cases(self, donors: Sequence[str] | None = None) -> list[Row]:
+        """Every lookback case (of these donors, if given)."""
+
+    def reactive_results(self, dins: Sequence[str]) -> list[Row]:
+        """The reactive infectious-marker results (din, event_id, test, occurred_at)."""
 
     def case(self, case_id: str) -> Row | None: ...

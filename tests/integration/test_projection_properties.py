@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 from ledger.adapters.persistence import store_for
 from ledger.bootstrap import ReadModels, open_read_models_of
 from ledger.domain.facts import ReportedFact
-from tests.integration.test_projections import T, dump, story
+from tests.integration.test_projections import dump, story
 
 FACTS = story()
 
 
 def open_models(path: Path) -> ReadModels:
-    return open_read_models_of(store_for(f"sqlite:///{path}"), clock=lambda: T, page_size=5)
+    return open_read_models_of(store_for(f"sqlite:///{path}"), page_size=5)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -71,7 +71,7 @@ def story() -> list[ReportedFact]:
 
 @pytest.fixture
 def models(durable_store_url: str) -> Iterator[ReadModels]:
-    opened = open_read_models_of(store_for(durable_store_url), clock=lambda: T, page_size=7)
+    opened = open_read_models_of(store_for(durable_store_url), page_size=7)
     opened.ledger.record(story())
     opened.projector.catch_up()
     yield opened
@@ -165,7 +165,7 @@ def test_the_automatic_lookback_is_complete_wherever_a_page_ends(
 ) -> None:
     """A page can end inside the batch that brought a reactive result and the
     units it concerns; the case must still quarantine every unit in stock."""
-    with open_read_models_of(store_for(sqlite_url), clock=lambda: T, page_size=page_size) as models:
+    with open_read_models_of(store_for(sqlite_url), page_size=page_size) as models:
         models.ledger.record(story())
         models.projector.catch_up()
         report = models.lookbacks.report(automatic_case_id(D2))
@@ -188,11 +188,15 @@ def test_a_reactive_donation_opens_a_lookback_by_itself(models: ReadModels) -> N
     assert [(u["din"], u["product_code"]) for u in report["units_consumed"]] == [(D1, RBC)]
     assert [(r["patient_id"], r["din"]) for r in report["recipients_to_notify"]] == [("P-ONE", D1)]
     assert report["units_not_accounted_for"] == []
-    [plasma] = models.ledger.units_of(D1, PLASMA)
-    quarantines = [f for f in plasma.facts if f.EVENT_TYPE == "UnitQuarantined"]
-    assert [(q.case_id, q.occurred_at, q.actor) for q in quarantines] == [  # type: ignore[attr-defined]
-        (automatic_case_id(D2), T, "bloodledger")
-    ]
+    [result] = [f for f in story() if f.event_type == "TestResultRecorded" and f.din == D2]
+    for code in (PLASMA, RBC):  # every unit of the window, the one transfused too
+        [unit] = models.ledger.units_of(D1, code)
+        quarantines = [f for f in unit.facts if f.EVENT_TYPE == "UnitQuarantined"]
+        assert [(q.case_id, q.occurred_at, q.actor, q.facility) for q in quarantines] == [  # type: ignore[attr-defined]
+            (automatic_case_id(D2), result.occurred_at, "bloodledger", D1[:5])
+        ]
+    [transfused] = models.ledger.units_of(D1, RBC)
+    assert transfused.state().status == "TRANSFUSED"  # a quarantine after use changes nothing
 
 
 def test_opening_the_same_case_twice_quarantines_once(models: ReadModels) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,6 @@ from ledger.services.history import history_json
 from projections import queries
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "store-before-issue-9"
-#: The lookback clock the fixture was written with (it only matters if a case were opened).
-FIXTURE_CLOCK = datetime(2026, 9, 12, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +36,7 @@ def expected() -> dict[str, Any]:
 def models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReadModels]:
     copy = tmp_path_factory.mktemp("compat") / "ledger.db"
     shutil.copyfile(FIXTURE / "ledger.db", copy)
-    with open_read_models_of(store_for(f"sqlite:///{copy}"), clock=lambda: FIXTURE_CLOCK) as opened:
+    with open_read_models_of(store_for(f"sqlite:///{copy}"), automatic_lookbacks=False) as opened:
         opened.projector.rebuild()
         yield opened
 

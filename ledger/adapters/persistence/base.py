@@ -124,6 +124,10 @@ TABLES: dict[str, str] = {
         "din TEXT PRIMARY KEY, donor_id TEXT, donation_type TEXT, collected_at BIGINT, "
         "facility TEXT, reactive_at BIGINT, reactive_tests TEXT NOT NULL"
     ),
+    "reactive_results": (
+        "din TEXT NOT NULL, event_id TEXT NOT NULL, test TEXT NOT NULL, "
+        "occurred_at BIGINT NOT NULL"
+    ),
     "cases": (
         "case_id TEXT PRIMARY KEY, donor_id TEXT NOT NULL, reason TEXT NOT NULL, "
         "since BIGINT NOT NULL, until BIGINT NOT NULL, trigger_din TEXT, actor TEXT NOT NULL, "
@@ -145,9 +149,13 @@ INDEXES: tuple[tuple[str, str], ...] = (
     ("findings", "occurred_at"),
     ("donations", "donor_id"),
     ("donations", "reactive_at"),
+    ("reactive_results", "din"),
     ("cases", "donor_id"),
     ("cases", "trigger_din"),
 )
+
+#: The read models' version: a store whose tables are of an older version is rebuilt.
+VERSION = 2
 
 #: Tables holding rows of one unit each, keyed by ``unit_id``.
 UNIT_TABLES = ("units", "available", "uses", "transfusions", "findings")
@@ -189,9 +197,14 @@ _FINDINGS_BETWEEN = (
     "SELECT * FROM {findings} WHERE occurred_at >= {since} AND occurred_at <= {at} "
     "ORDER BY occurred_at DESC"
 )
-_REACTIVE_WITHOUT_CASE = (
-    "SELECT * FROM {donations} d WHERE d.reactive_at IS NOT NULL AND d.donor_id IS NOT NULL "
-    "AND NOT EXISTS (SELECT 1 FROM {cases} c WHERE c.trigger_din = d.din) ORDER BY d.din"
+_REACTIVE_DONATIONS = (
+    "SELECT * FROM {donations} WHERE reactive_at IS NOT NULL AND donor_id IS NOT NULL "
+    "{of_donors} ORDER BY din"
+)
+_DONORS_OF = "SELECT DISTINCT donor_id FROM {donations} WHERE {keys} AND donor_id IS NOT NULL"
+_CASES = "SELECT * FROM {cases} {where_donors} ORDER BY case_id"
+_REACTIVE_RESULTS = (
+    "SELECT * FROM {reactive_results} WHERE {keys} ORDER BY din, occurred_at, event_id"
 )
 _CASE = "SELECT * FROM {cases} WHERE case_id = {case}"
 _CASE_IDS = "SELECT case_id FROM {cases} ORDER BY case_id"
@@ -251,6 +264,8 @@ class ReadModelTables(TrackingRecorder, ABC):
             self._insert_tracking(cursor, tracking)  # the library's rule, in our transaction
             self._replace_units(cursor, changes.units)
             self._upsert(cursor, "donations", "din", changes.donations)
+            self._delete(cursor, "reactive_results", "din", [r["din"] for r in changes.donations])
+            self._insert(cursor, "reactive_results", changes.reactive_results)
             self._upsert(cursor, "cases", "case_id", changes.cases)
 
     def _replace_units(self, cursor: Any, units: Sequence[UnitRows]) -> None:
@@ -274,6 +289,17 @@ class ReadModelTables(TrackingRecorder, ABC):
         """Empty every table and forget the position: the start of a rebuild."""
         with self._transaction() as cursor:
             self._empty(cursor, upstream)
+
+    def ensure_version(self, upstream: str) -> bool:
+        """If the tables were built by an older version of the read models, empty them
+        (the projector then builds them again); whether it did."""
+        marker = f"{PREFIX}version-{VERSION}"
+        if self.max_tracking_id(marker) is not None:
+            return False
+        with self._transaction() as cursor:
+            self._empty(cursor, upstream)
+            self._insert_tracking(cursor, Tracking(marker, 1))
+        return True
 
     # -- reading (one method per question the projections ask) --
 
@@ -321,9 +347,28 @@ class ReadModelTables(TrackingRecorder, ABC):
         """Safety findings that occurred in [since, at], newest first."""
         return self._select(_FINDINGS_BETWEEN, {"since": since, "at": at})
 
-    def reactive_donations_without_case(self) -> list[Row]:
-        """Reactive donations with a known donor that no case was opened for."""
-        return self._select(_REACTIVE_WITHOUT_CASE, {})
+    def donors_of(self, dins: Sequence[str]) -> set[str]:
+        """The known donors of these donations."""
+        rows = self._select(_DONORS_OF, {"keys": list(dins)}, keys="din")
+        return {r["donor_id"] for r in rows}
+
+    def reactive_donations(self, donors: Sequence[str] | None = None) -> list[Row]:
+        """Donations with a reactive result and a known donor (of these donors, if given)."""
+        if donors is None:
+            return self._select(_REACTIVE_DONATIONS.replace("{of_donors}", ""), {})
+        template = _REACTIVE_DONATIONS.replace("{of_donors}", "AND {keys}")
+        return self._select(template, {"keys": list(donors)}, keys="donor_id")
+
+    def cases(self, donors: Sequence[str] | None = None) -> list[Row]:
+        """Every lookback case (of these donors, if given)."""
+        if donors is None:
+            return self._select(_CASES.replace("{where_donors}", ""), {})
+        template = _CASES.replace("{where_donors}", "WHERE {keys}")
+        return self._select(template, {"keys": list(donors)}, keys="donor_id")
+
+    def reactive_results(self, dins: Sequence[str]) -> list[Row]:
+        """The reactive infectious-marker results of these donations."""
+        return self._select(_REACTIVE_RESULTS, {"keys": list(dins)}, keys="din")
 
     def case(self, case_id: str) -> Row | None:
         rows = self._select(_CASE, {"case": case_id})
