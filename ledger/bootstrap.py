@@ -10,17 +10,22 @@ implementing the ports of :mod:`ledger.services.ports` and
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 
 from ledger.adapters.avro import AvroCodec
 from ledger.adapters.deadletter import KafkaDeadLetters
 from ledger.adapters.kafka import GroupConsumer, GroupTimeouts, TopicReader, make_producer
 from ledger.adapters.persistence import ReadModelTables, Store, open_read_models
+from ledger.adapters.persistence.sqlite import SQLiteStore
 from ledger.adapters.transcoder import OrjsonTranscoder
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
 from ledger.services.application import DEFAULT_CACHE_SIZE, BloodLedger
+from ledger.services.eventlog import KnownAt
 from ledger.services.ingest import Ingestor, IngestSettings
 from ledger.services.lookback import AutomaticLookbacks, CaseRecorder, Lookbacks
 from ledger.services.reconcile import Reconciliation, reconcile
@@ -90,6 +95,26 @@ def open_read_models_of(
     return ReadModels(ledger, view, projector, Lookbacks(cases, projector.catch_up))
 
 
+@contextmanager
+def read_models_known_at(
+    store: Store, known_at: datetime, *, page_size: int = 5000
+) -> Iterator[ReadModelTables]:
+    """Read models of the log as the ledger knew it at ``known_at``, built for the
+    question in a scratch SQLite file (a rebuild's cost) and dropped afterwards."""
+    ledger = open_ledger(store)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bloodledger-known-at-") as folder:
+            view = open_read_models(SQLiteStore(f"sqlite:///{folder}/known-at.db"))
+            try:
+                view.ensure_version(ledger.name)
+                Projector(KnownAt(ledger.event_log, known_at), view, page_size=page_size).catch_up()
+                yield view
+            finally:
+                view.close()
+    finally:
+        ledger.close()
+
+
 @dataclass(frozen=True)
 class KafkaSettings:
     """Where the events topic is and how the ingest's group behaves."""
@@ -112,9 +137,7 @@ def ingestor(
         kafka.bootstrap, kafka.group, kafka.timeouts, max_records=settings.max_records
     )
     dead_letters = KafkaDeadLetters(make_producer(kafka.bootstrap), TopicReader(kafka.bootstrap))
-    return Ingestor(
-        ledger, consumer, dead_letters, AvroCodec(), settings, after_batch=after_batch
-    )
+    return Ingestor(ledger, consumer, dead_letters, AvroCodec(), settings, after_batch=after_batch)
 
 
 def reconcile_topic(ledger: BloodLedger, bootstrap: str, topic: str) -> Reconciliation:

@@ -21,7 +21,7 @@ from ledger.domain.din import RECENT_DINS
 from ledger.domain.events import Fact, UnitRegistered
 from ledger.domain.facts import ReportedFact
 from ledger.domain.stream import FactStream, Recorded
-from ledger.domain.unit_state import UnitState, evaluate
+from ledger.domain.unit_state import Finding, UnitState, evaluate, known_since
 from ledger.domain.vocabulary import EventType, is_reactive_marker
 
 #: Namespace of the ledger's deterministic identifiers. Never change it.
@@ -113,3 +113,7 @@ class UnitRecord:
     def state(self, as_of: datetime | None = None) -> UnitState:
         """The unit's state now, or as of a past moment (facts occurred by then)."""
         return evaluate(self.din, self.product_code, self.facts, as_of)
+
+    def known_since(self, as_of: datetime | None = None) -> dict[Finding, datetime]:
+        """When the ledger first knew each finding of :meth:`state`."""
+        return known_since(self.din, self.product_code, self.facts, as_of)

@@ -383,3 +383,24 @@ def timeline(
         if last_at_this_instant:
             states.append((fact.occurred_at, evaluation.result()))
     return states
+
+
+def known_since(
+    din: str, product_code: str, facts: Sequence[Fact], as_of: datetime | None = None
+) -> dict[Finding, datetime]:
+    """When the ledger first knew each finding of the unit's state (as of ``as_of``):
+    the earliest recording time by which the facts recorded already showed it."""
+    remaining = set(evaluate(din, product_code, facts, as_of).findings)
+    recorded = sorted(facts, key=lambda fact: fact.timestamp)
+    since: dict[Finding, datetime] = {}
+    for index, fact in enumerate(recorded):
+        last_at_this_time = (
+            index + 1 == len(recorded) or recorded[index + 1].timestamp != fact.timestamp
+        )
+        if not remaining or not last_at_this_time:
+            continue
+        shown = evaluate(din, product_code, recorded[: index + 1], as_of).findings
+        for finding in remaining.intersection(shown):
+            since[finding] = fact.timestamp
+        remaining.difference_update(shown)
+    return since

@@ -52,6 +52,15 @@ def _add_policy(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_known_at(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--known-at",
+        type=_timestamp,
+        metavar="ISO-8601",
+        help="what the ledger knew then: only facts it had recorded by that moment",
+    )
+
+
 def _add_store(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
@@ -116,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     inventory.add_argument(
         "--as-of", type=_timestamp, metavar="ISO-8601", help="stock at a past moment"
     )
+    _add_known_at(inventory)
     inventory.add_argument("--json", action="store_true")
     _add_store(inventory)
     _add_policy(inventory)
@@ -125,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--donor", metavar="ID", help="forward from a donor")
     who.add_argument("--patient", metavar="ID", help="backward from a patient")
     who.add_argument("--din", metavar="DIN", help="both ways from a donation")
+    _add_known_at(trace)
     trace.add_argument("--json", action="store_true")
     _add_store(trace)
 
@@ -160,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts = command("alerts", help="units with safety flags and inventory alerts, newest first")
     alerts.add_argument("--since", type=_timestamp, metavar="ISO-8601")
     alerts.add_argument("--as-of", type=_timestamp, metavar="ISO-8601", help="inventory moment")
+    _add_known_at(alerts)
     alerts.add_argument("--json", action="store_true")
     _add_store(alerts)
     _add_policy(alerts)
@@ -172,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument(
         "--as-of", type=_timestamp, metavar="ISO-8601", help="replay facts occurred by then"
     )
+    _add_known_at(history)
     history.add_argument("--json", action="store_true", help="print one JSON document")
     _add_store(history)
 

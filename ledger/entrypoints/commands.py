@@ -14,7 +14,8 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -26,6 +27,7 @@ from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
 
 if TYPE_CHECKING:
     from ledger.bootstrap import ReadModels
+    from projections.ports import ReadModelStore
 
 log = logging.getLogger("bloodledger")
 
@@ -97,7 +99,8 @@ def _history(args: argparse.Namespace) -> int:
         return 2
     ledger = open_ledger(resolve_store(args.store))
     try:
-        document = history_json(ledger.units_of(args.din, args.product), args.as_of)
+        units = ledger.units_of(args.din, args.product, known_at=args.known_at)
+        document = history_json(units, args.as_of, args.known_at)
     finally:
         ledger.close()
     print(
@@ -184,6 +187,21 @@ def _read_models(args: argparse.Namespace) -> ReadModels:
     return open_read_models_of(resolve_store(args.store), lookback_window_days=window)
 
 
+@contextmanager
+def _view(args: argparse.Namespace) -> Iterator[ReadModelStore]:
+    """The read models, current — or as the ledger knew them at ``--known-at``."""
+    if args.known_at is None:
+        with _read_models(args) as models:
+            models.projector.catch_up()
+            yield models.view
+        return
+    from ledger.adapters.persistence import resolve_store
+    from ledger.bootstrap import read_models_known_at
+
+    with read_models_known_at(resolve_store(args.store), args.known_at) as view:
+        yield view
+
+
 def _print_json(document: object) -> None:
     print(json.dumps(document, ensure_ascii=False, indent=2))
 
@@ -221,10 +239,9 @@ def _inventory(args: argparse.Namespace) -> int:
     from ledger.entrypoints.reports import inventory_text
     from projections.queries import inventory
 
-    at = args.as_of or datetime.now(UTC)
-    with _read_models(args) as models:
-        models.projector.catch_up()
-        rows = [row.to_json() for row in inventory(models.view, at, _policy(args), args.facility)]
+    at = args.as_of or args.known_at or datetime.now(UTC)
+    with _view(args) as view:
+        rows = [row.to_json() for row in inventory(view, at, _policy(args), args.facility)]
     if args.json:
         _print_json(rows)
     else:
@@ -236,14 +253,13 @@ def _trace(args: argparse.Namespace) -> int:
     from ledger.entrypoints.reports import trace_text
     from projections import queries
 
-    with _read_models(args) as models:
-        models.projector.catch_up()
+    with _view(args) as view:
         if args.donor:
-            document = queries.trace_donor(models.view, args.donor)
+            document = queries.trace_donor(view, args.donor)
         elif args.patient:
-            document = queries.trace_patient(models.view, args.patient)
+            document = queries.trace_patient(view, args.patient)
         else:
-            document = queries.trace_din(models.view, args.din)
+            document = queries.trace_din(view, args.din)
     _print_json(document) if args.json else print(trace_text(document))
     return 0 if document["units"] or document["donations"] else 1
 
@@ -280,10 +296,9 @@ def _alerts(args: argparse.Namespace) -> int:
     from ledger.entrypoints.reports import alerts_text
     from projections.queries import alerts
 
-    at = args.as_of or datetime.now(UTC)
-    with _read_models(args) as models:
-        models.projector.catch_up()
-        entries = alerts(models.view, at, _policy(args), args.since)
+    at = args.as_of or args.known_at or datetime.now(UTC)
+    with _view(args) as view:
+        entries = alerts(view, at, _policy(args), args.since)
     _print_json(entries) if args.json else print(alerts_text(entries))
     return 0
 

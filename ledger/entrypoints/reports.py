@@ -156,6 +156,8 @@ def history_text(document: dict[str, Any]) -> str:
     lines: list[str] = []
     if "as_of" in document:
         lines.append(f"As of {document['as_of']} (facts occurred by then)")
+    if "known_at" in document:
+        lines.append(f"Known at {document['known_at']} (facts the ledger had recorded by then)")
     for unit in document["units"]:
         state = unit["state"]
         group = " ".join(str(x) for x in (state["abo"], state["rhd"]) if x)
@@ -168,7 +170,8 @@ def history_text(document: dict[str, Any]) -> str:
             f"  status {state['status']} at {where or '?'}; expires {state['expires_at'] or '?'}"
         )
         for finding in unit["findings"]:
-            lines.append(f"  !! {finding['flag']}: {finding['detail']} ({finding['occurred_at']})")
+            when = f"occurred {finding['occurred_at']}, known since {finding['known_since']}"
+            lines.append(f"  !! {finding['flag']}: {finding['detail']} ({when})")
         for entry in unit["events"]:
             lines.append(
                 f"  {entry['occurred_at']:<25} {entry['facility']:<6} {entry['event_type']:<24} "

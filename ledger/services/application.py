@@ -18,6 +18,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -276,17 +277,21 @@ class BloodLedger(Application[UUID]):
         """The last upstream position recorded (e.g. a Kafka partition's offset)."""
         return self.ledger_recorder.max_tracking_id(upstream)
 
-    def donation(self, din: str) -> Donation | None:
-        found = self.load(donation_id(din))
-        return found if isinstance(found, Donation) else None
+    def donation(self, din: str, known_at: datetime | None = None) -> Donation | None:
+        found = self.event_log.aggregates([donation_id(din)], known_at=known_at)
+        donation = found.get(donation_id(din))
+        return donation if isinstance(donation, Donation) else None
 
-    def units_of(self, din: str, product_code: str | None = None) -> list[UnitRecord]:
+    def units_of(
+        self, din: str, product_code: str | None = None, known_at: datetime | None = None
+    ) -> list[UnitRecord]:
         """The units of a donation (or the one named), in order of first appearance,
-        each with its donation's facts."""
-        donation = self.donation(din)
+        each with its donation's facts — only those recorded by ``known_at``, if given."""
+        donation = self.donation(din, known_at)
         if donation is None:
             return []
         codes = [product_code] if product_code else donation.product_codes
-        found = self.event_log.aggregates([unit_id(din, code) for code in codes])
+        ids = [unit_id(din, code) for code in codes]
+        found = self.event_log.aggregates(ids, known_at=known_at)
         units = [found.get(unit_id(din, code)) for code in codes]
         return [unit_record(u, donation) for u in units if isinstance(u, BloodUnit)]

@@ -8,6 +8,7 @@ it and never holds the write-side application.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +17,15 @@ from eventsourcing.persistence import Mapper, Notification, StoredEvent
 
 from ledger.domain.stream import fold
 from ledger.services.ports import LedgerRecorder
+
+
+def recorded_at(event: DomainEventProtocol[UUID]) -> datetime:
+    """When the ledger recorded an event (the library's ``timestamp``)."""
+    timestamp = getattr(event, "timestamp", None)
+    if not isinstance(timestamp, datetime):
+        msg = f"{type(event).__name__} has no recording time"
+        raise TypeError(msg)
+    return timestamp
 
 
 class EventLog:
@@ -38,13 +48,60 @@ class EventLog:
     def decode(self, stored: StoredEvent | Notification) -> DomainEventProtocol[UUID]:
         return self._mapper.to_domain_event(stored)
 
-    def aggregates(self, ids: Sequence[UUID], up_to: int | None = None) -> dict[UUID, Any]:
+    def aggregates(
+        self, ids: Sequence[UUID], up_to: int | None = None, known_at: datetime | None = None
+    ) -> dict[UUID, Any]:
         """Several aggregates from one query (those with no events are absent),
-        optionally as they stood at notification ``up_to``."""
+        optionally as they stood at notification ``up_to``, or as the ledger knew
+        them at ``known_at`` (each stream up to its first event recorded later)."""
         if not ids:
             return {}
         found: dict[UUID, Any] = {}
+        cut: set[UUID] = set()
         for stored in self._recorder.select_streams(ids, up_to):
             event = self._mapper.to_domain_event(stored)
-            found[event.originator_id] = fold(found.get(event.originator_id), [event])
+            stream = event.originator_id
+            if known_at is not None and (stream in cut or recorded_at(event) > known_at):
+                cut.add(stream)
+                continue
+            found[stream] = fold(found.get(stream), [event])
         return found
+
+
+class KnownAt:
+    """The log as the ledger knew it at ``known_at``: each stream up to its first event
+    recorded later (the read side's :class:`~projections.ports.EventLog` too).
+
+    Projected into read models of its own, it answers "what did the ledger know
+    then?" for questions the read models answer (trace, inventory, alerts).
+    """
+
+    def __init__(self, log: EventLog, known_at: datetime) -> None:
+        self._log = log
+        self.known_at = known_at
+        self.name = log.name
+        self._cut: set[UUID] = set()
+
+    def _known(self, notification: Notification) -> bool:
+        stream = UUID(str(notification.originator_id))
+        if stream in self._cut or recorded_at(self._log.decode(notification)) > self.known_at:
+            self._cut.add(stream)
+            return False
+        return True
+
+    def page(self, start: int, limit: int) -> Sequence[Notification]:
+        """Up to ``limit`` known notifications from id ``start`` on (fewer only at the end)."""
+        found: list[Notification] = []
+        while len(found) < limit and (page := self._log.page(start, limit)):
+            found += [n for n in page if self._known(n)]
+            start = page[-1].id + 1
+        return found[:limit]
+
+    def head(self) -> int:
+        return self._log.head()
+
+    def decode(self, stored: StoredEvent | Notification) -> DomainEventProtocol[UUID]:
+        return self._log.decode(stored)
+
+    def aggregates(self, ids: Sequence[UUID], up_to: int | None = None) -> dict[UUID, Any]:
+        return self._log.aggregates(ids, up_to, known_at=self.known_at)

@@ -1,5 +1,10 @@
 """A unit's history: its facts in real-world order and its state, as a JSON document.
 
+Every fact shows both of its times: ``occurred_at`` (the world) and
+``recorded_at`` (when the ledger recorded it); every finding says since when
+the ledger knew it. Read with ``known_at``, the units hold only the facts the
+ledger had recorded by then: what it knew at that moment.
+
 Used by ``bloodledger history`` and the demo (the text form is in
 :mod:`ledger.entrypoints.reports`). ``as_of`` replays only the
 facts that had occurred by then, so an investigator sees the unit as it
@@ -38,17 +43,24 @@ def fact_json(fact: Fact) -> dict[str, Any]:
 
 
 def unit_json(unit: UnitRecord, as_of: datetime | None = None) -> dict[str, Any]:
+    """A unit's facts (occurred by ``as_of``) in real-world order, its state, and each
+    finding with when it occurred and since when the ledger knew it."""
     facts = [f for f in in_occurred_order(unit.facts) if as_of is None or f.occurred_at <= as_of]
     state = unit.state(as_of)
+    known = unit.known_since(as_of)
+    flags_known: dict[str, str] = {}
+    for finding in state.findings:
+        flags_known.setdefault(finding.flag, iso(known[finding]))
     return {
         "din": unit.din,
         "product_code": unit.product_code,
-        "state": state.to_json(),
+        "state": {**state.to_json(), "flags_known_since": flags_known},
         "findings": [
             {
                 "flag": f.flag,
                 "event_id": f.event_id,
                 "occurred_at": iso(f.occurred_at),
+                "known_since": iso(known[f]),
                 "detail": f.detail,
             }
             for f in state.findings
@@ -57,9 +69,15 @@ def unit_json(unit: UnitRecord, as_of: datetime | None = None) -> dict[str, Any]
     }
 
 
-def history_json(units: Sequence[UnitRecord], as_of: datetime | None = None) -> dict[str, Any]:
-    """The ``history --json`` document."""
+def history_json(
+    units: Sequence[UnitRecord],
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The ``history --json`` document (``units`` read as known at ``known_at``, if given)."""
     document: dict[str, Any] = {"units": [unit_json(unit, as_of) for unit in units]}
     if as_of is not None:
         document["as_of"] = iso(as_of)
+    if known_at is not None:
+        document["known_at"] = iso(known_at)
     return document

@@ -22,8 +22,10 @@ STREAM = generate(DemoConfig(seed=31, days=12, hospitals=2, donations_per_day=6)
 
 def _without_recording_times(document: dict[str, Any]) -> dict[str, Any]:
     for unit in document["units"]:
-        for event in unit["events"]:
-            del event["recorded_at"]
+        del unit["state"]["flags_known_since"]
+        for entry in [*unit["events"], *unit["findings"]]:
+            entry.pop("recorded_at", None)
+            entry.pop("known_since", None)
     return document
 
 

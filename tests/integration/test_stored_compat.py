@@ -45,11 +45,24 @@ def _moment(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+#: Fields the history gained after the fixture was written (issue 10: knowledge time).
+ADDED_LATER = {"known_since", "flags_known_since"}
+
+
+def _as_written(document: Any) -> Any:
+    """A document as the fixture's code wrote it: without the fields added since."""
+    if isinstance(document, dict):
+        return {k: _as_written(v) for k, v in document.items() if k not in ADDED_LATER}
+    if isinstance(document, list):
+        return [_as_written(v) for v in document]
+    return document
+
+
 def test_every_history_reads_back_identically(models: ReadModels, expected: dict[str, Any]) -> None:
     histories = expected["histories"]
     assert len(histories) == 71
     for din, document in histories.items():
-        assert history_json(models.ledger.units_of(din)) == document, din
+        assert _as_written(history_json(models.ledger.units_of(din))) == document, din
 
 
 def test_histories_as_of_a_past_moment_read_back_identically(
@@ -57,7 +70,7 @@ def test_histories_as_of_a_past_moment_read_back_identically(
 ) -> None:
     as_of = _moment(expected["as_of"])
     for din, document in expected["histories_as_of"].items():
-        assert history_json(models.ledger.units_of(din), as_of) == document, din
+        assert _as_written(history_json(models.ledger.units_of(din), as_of)) == document, din
 
 
 def test_every_flag_of_the_contract_is_in_the_fixture(expected: dict[str, Any]) -> None:
