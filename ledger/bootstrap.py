@@ -10,6 +10,7 @@ implementing the ports of :mod:`ledger.services.ports` and
 from __future__ import annotations
 
 import logging
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,10 +18,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 
+import psycopg
+from eventsourcing.persistence import PersistenceError
+
 from ledger.adapters.avro import AvroCodec
 from ledger.adapters.deadletter import KafkaDeadLetters
 from ledger.adapters.kafka import GroupConsumer, GroupTimeouts, TopicReader, make_producer
-from ledger.adapters.persistence import ReadModelTables, Store, open_read_models
+from ledger.adapters.persistence import (
+    ReadModelTables,
+    Store,
+    StoreMissing,
+    open_read_models,
+)
 from ledger.adapters.persistence.sqlite import SQLiteStore
 from ledger.adapters.transcoder import OrjsonTranscoder
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
@@ -35,15 +44,30 @@ from projections.queries import LookbackIndex
 log = logging.getLogger("bloodledger")
 
 
-def open_ledger(store: Store, *, cache_size: int = DEFAULT_CACHE_SIZE) -> BloodLedger:
-    """The write side on a store (its tables are created if missing)."""
-    with store.ddl_lock():
-        store.prepare()
-        ledger = BloodLedger(
-            store.library_env(), transcoder=OrjsonTranscoder(), cache_size=cache_size
-        )
-        ledger.index_facts()
-        return ledger
+def open_ledger(
+    store: Store, *, create: bool = True, cache_size: int = DEFAULT_CACHE_SIZE
+) -> BloodLedger:
+    """The ledger on a store. ``create``: a command that writes, which may create the
+    store (and its tables); otherwise the store must already hold a ledger.
+
+    Raises :class:`StoreMissing` or :class:`StoreUnavailable`, one line naming the store.
+    """
+    if not create and not store.exists():
+        msg = f"no ledger is stored at {store.redacted()}"
+        raise StoreMissing(msg)
+    if create:
+        store.check_writable()
+    try:
+        with store.ddl_lock():
+            store.prepare()
+            ledger = BloodLedger(
+                store.library_env(), transcoder=OrjsonTranscoder(), cache_size=cache_size
+            )
+        if create:
+            ledger.index_facts()
+    except (PersistenceError, psycopg.Error, sqlite3.Error, OSError) as error:
+        raise store.unavailable(error) from None
+    return ledger
 
 
 @dataclass
@@ -78,13 +102,14 @@ class ReadModels:
 def open_read_models_of(
     store: Store,
     *,
+    create: bool = True,
     lookback_window_days: int = DEFAULT_WINDOW_DAYS,
     page_size: int = 5000,
     automatic_lookbacks: bool = True,
 ) -> ReadModels:
     """The ledger and everything that reads it, on one store (``automatic_lookbacks``
     off: the read models only, the ledger's own lookback policy not run)."""
-    ledger = open_ledger(store)
+    ledger = open_ledger(store, create=create)
     view = open_read_models(store)
     if view.ensure_version(ledger.name):
         log.info("read models of an older version emptied: they are built again")
@@ -101,7 +126,7 @@ def read_models_known_at(
 ) -> Iterator[ReadModelTables]:
     """Read models of the log as the ledger knew it at ``known_at``, built for the
     question in a scratch SQLite file (a rebuild's cost) and dropped afterwards."""
-    ledger = open_ledger(store)
+    ledger = open_ledger(store, create=False)
     try:
         with tempfile.TemporaryDirectory(prefix="bloodledger-known-at-") as folder:
             view = open_read_models(SQLiteStore(f"sqlite:///{folder}/known-at.db"))

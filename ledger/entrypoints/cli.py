@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from ledger.adapters.kafka import DEFAULT_TOPIC, GroupTimeouts
+from ledger.adapters.persistence.base import StoreError
 from ledger.domain.inventory import AlertPolicy
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
 from ledger.entrypoints.commands import COMMANDS
@@ -230,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(verbose=args.verbose)
     try:
         return COMMANDS[args.command](args)
-    except ValueError as e:
+    except (StoreError, ValueError) as e:
         print(f"bloodledger {args.command}: {e}", file=sys.stderr)
         return 2
 

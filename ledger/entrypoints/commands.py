@@ -97,7 +97,7 @@ def _history(args: argparse.Namespace) -> int:
     except InvalidDIN as e:
         print(f"bloodledger history: {e}", file=sys.stderr)
         return 2
-    ledger = open_ledger(resolve_store(args.store))
+    ledger = open_ledger(resolve_store(args.store), create=False)
     try:
         units = ledger.units_of(args.din, args.product, known_at=args.known_at)
         document = history_json(units, args.as_of, args.known_at)
@@ -179,12 +179,24 @@ def _topics(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The commands that record facts, and so may create the store they are pointed at;
+#: every other command needs a store that already holds a ledger.
+WRITERS = frozenset({"ingest", "demo", "topics", "project", "lookback open"})
+
+
+def _writes(args: argparse.Namespace) -> bool:
+    action = getattr(args, "action", None)
+    return args.command in WRITERS or f"{args.command} {action}" in WRITERS
+
+
 def _read_models(args: argparse.Namespace) -> ReadModels:
     from ledger.adapters.persistence import resolve_store
     from ledger.bootstrap import open_read_models_of
 
     window = getattr(args, "lookback_window_days", DEFAULT_WINDOW_DAYS)
-    return open_read_models_of(resolve_store(args.store), lookback_window_days=window)
+    return open_read_models_of(
+        resolve_store(args.store), create=_writes(args), lookback_window_days=window
+    )
 
 
 @contextmanager
@@ -307,7 +319,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     from ledger.adapters.persistence import resolve_store
     from ledger.bootstrap import open_ledger, reconcile_topic
 
-    ledger = open_ledger(resolve_store(args.store))
+    ledger = open_ledger(resolve_store(args.store), create=False)
     try:
         result = reconcile_topic(ledger, args.bootstrap, args.topic)
     finally:

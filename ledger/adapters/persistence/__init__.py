@@ -18,6 +18,9 @@ from ledger.adapters.persistence.base import (
     LedgerRecorder,
     ReadModelTables,
     Store,
+    StoreError,
+    StoreMissing,
+    StoreUnavailable,
 )
 from ledger.adapters.persistence.memory import MemoryStore
 from ledger.adapters.persistence.postgres import PostgresStore
@@ -31,6 +34,9 @@ __all__ = [
     "LedgerRecorder",
     "ReadModelTables",
     "Store",
+    "StoreError",
+    "StoreMissing",
+    "StoreUnavailable",
     "open_read_models",
     "resolve_store",
     "store_for",
@@ -48,7 +54,7 @@ _BACKENDS: dict[str, type[Store]] = {
 }
 
 
-class InvalidStoreURL(ValueError):
+class InvalidStoreURL(StoreError, ValueError):
     """A store URL the ledger cannot use."""
 
 

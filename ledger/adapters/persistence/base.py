@@ -32,7 +32,16 @@ from eventsourcing.persistence import Tracking, TrackingRecorder
 from ledger.services.ports import Checkpoint, FactId, LedgerRecorder
 from projections.rows import Changes, Row, UnitRows
 
-__all__ = ["Checkpoint", "FactId", "LedgerRecorder", "ReadModelTables", "Store"]
+__all__ = [
+    "Checkpoint",
+    "FactId",
+    "LedgerRecorder",
+    "ReadModelTables",
+    "Store",
+    "StoreError",
+    "StoreMissing",
+    "StoreUnavailable",
+]
 
 
 def trackings_of(kwargs: Mapping[str, Any]) -> list[Tracking]:
@@ -57,6 +66,18 @@ def fact_ids_of(kwargs: Mapping[str, Any]) -> list[FactId]:
     return list(kwargs.get("fact_ids", ()))
 
 
+class StoreError(Exception):
+    """The store named cannot be used; the message names it (without a password)."""
+
+
+class StoreMissing(StoreError):
+    """A command that only reads was pointed at a store that does not exist."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached or opened (folder, server, credentials, database)."""
+
+
 class Store(ABC):
     """One store of the ledger, as its URL names it."""
 
@@ -78,6 +99,28 @@ class Store(ABC):
 
     def prepare(self) -> None:  # noqa: B027 (most backends have nothing to prepare)
         """Create what the library does not (e.g. a PostgreSQL schema)."""
+
+    @abstractmethod
+    def exists(self) -> bool:
+        """Whether a ledger is stored here (raises :class:`StoreUnavailable` if it
+        cannot tell: the server cannot be reached, the credentials are refused...)."""
+
+    @abstractmethod
+    def check_writable(self) -> None:
+        """Raise :class:`StoreUnavailable` unless a ledger can be opened (or created)
+        here: the folder exists, the server answers, the database exists."""
+
+    def unavailable(self, error: BaseException) -> StoreUnavailable:
+        """A one-line error naming the store (without its password) and the cause."""
+        text = str(error).strip().splitlines()
+        reason = text[0].strip() if text else type(error).__name__
+        for secret in self.secrets():
+            reason = reason.replace(secret, "***")
+        return StoreUnavailable(f"{self.redacted()}: {reason}")
+
+    def secrets(self) -> tuple[str, ...]:
+        """What must never appear in a message (a password)."""
+        return ()
 
     @contextmanager
     def ddl_lock(self) -> Iterator[None]:
@@ -125,8 +168,7 @@ TABLES: dict[str, str] = {
         "facility TEXT, reactive_at BIGINT, reactive_tests TEXT NOT NULL"
     ),
     "reactive_results": (
-        "din TEXT NOT NULL, event_id TEXT NOT NULL, test TEXT NOT NULL, "
-        "occurred_at BIGINT NOT NULL"
+        "din TEXT NOT NULL, event_id TEXT NOT NULL, test TEXT NOT NULL, occurred_at BIGINT NOT NULL"
     ),
     "cases": (
         "case_id TEXT PRIMARY KEY, donor_id TEXT NOT NULL, reason TEXT NOT NULL, "
@@ -178,9 +220,7 @@ _USES = (
     "GROUP BY facility, component, abo, rhd"
 )
 _ONE_FACILITY = "AND facility = {facility}"
-_CENTRES = (
-    "SELECT DISTINCT production_facility FROM {units} WHERE production_facility IS NOT NULL"
-)
+_CENTRES = "SELECT DISTINCT production_facility FROM {units} WHERE production_facility IS NOT NULL"
 _DONATIONS_BY_DIN = "SELECT * FROM {donations} WHERE {keys} ORDER BY collected_at, din"
 _UNITS_BY_DIN = "SELECT * FROM {units} WHERE {keys} ORDER BY din, product_code"
 _TRANSFUSIONS_BY_DIN = "SELECT * FROM {transfusions} WHERE {keys} ORDER BY transfused_at, din"

@@ -35,6 +35,12 @@ class MemoryStore(Store):
     def library_env(self) -> dict[str, str]:
         return {"PERSISTENCE_MODULE": get_topic(MemoryLedgerFactory)}
 
+    def exists(self) -> bool:
+        return False  # a fresh one each time: there is never anything to read
+
+    def check_writable(self) -> None:
+        return
+
     @property
     def has_read_models(self) -> bool:
         return False

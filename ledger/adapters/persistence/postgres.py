@@ -96,6 +96,27 @@ class PostgresStore(Store):
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         }
 
+    def secrets(self) -> tuple[str, ...]:
+        return (self.password,) if self.password else ()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(self.conninfo(), autocommit=True, connect_timeout=5)
+        except psycopg.Error as error:
+            raise self.unavailable(error) from None
+
+    def exists(self) -> bool:
+        table = f"{self.schema}.bloodledger_events"
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT to_regclass(%s)", (sql.Identifier(*table.split(".")).as_string(conn),)
+            ).fetchone()
+        return row is not None and row[0] is not None
+
+    def check_writable(self) -> None:
+        with self._connect():
+            pass
+
     def conninfo(self) -> str:
         """The libpq connection string."""
         return psycopg.conninfo.make_conninfo(
@@ -171,8 +192,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerRecorder):
         self._insert_fact_ids = insert_fact_ids
         self._backfill_fact_ids = insert_fact_ids + sql.SQL(" ON CONFLICT DO NOTHING")
         self._select_fact_ids = sql.SQL(
-            "SELECT event_id, originator_id, originator_version FROM {} "
-            "WHERE event_id = ANY(%s)"
+            "SELECT event_id, originator_id, originator_version FROM {} WHERE event_id = ANY(%s)"
         ).format(fact_ids)
         self._upsert_checkpoint = sql.SQL(
             "INSERT INTO {} (partition_key, generation, record_offset, fingerprint) "
@@ -327,9 +347,7 @@ class PostgresReadModels(ReadModelTables, PostgresTrackingRecorder):
 
     def _ddl(self) -> list[Any]:
         statements: list[Any] = [
-            sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
-                self._table(t), sql.SQL(columns)
-            )
+            sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(self._table(t), sql.SQL(columns))
             for t, columns in TABLES.items()
         ]
         statements += [

@@ -9,7 +9,9 @@ streams at once, and the read models' tables (``bl_*``) in the same file.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +37,7 @@ from ledger.adapters.persistence.base import (
     LedgerRecorder,
     ReadModelTables,
     Store,
+    StoreUnavailable,
     checkpoints_of,
     fact_ids_of,
     index_name,
@@ -77,6 +80,25 @@ class SQLiteStore(Store):
             msg = "sqlite store URL needs a file path: sqlite:///ledger.db"
             raise ValueError(msg)
         self.path = Path(path)
+
+    def exists(self) -> bool:
+        if not self.path.is_file():
+            return False
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"  # reading only: never creates a file
+        try:
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+                found = conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stored_events'"
+                ).fetchone()
+        except sqlite3.DatabaseError as error:  # e.g. "file is not a database"
+            raise self.unavailable(error) from None
+        return found is not None
+
+    def check_writable(self) -> None:
+        folder = self.path.parent
+        if not folder.is_dir():
+            raise StoreUnavailable(f"{self.redacted()}: the folder {folder} does not exist")
+        self.exists()  # a file that is not a SQLite database is refused here
 
     def library_env(self) -> dict[str, str]:
         return {
@@ -192,8 +214,7 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerRecorder):
                 chunk = [i.hex for i in originator_ids[start : start + STREAMS_PER_QUERY]]
                 c.execute(self._select_streams, (json.dumps(chunk), last))
                 found += [
-                    StoredEvent(UUID(row[0]), row[1], row[2], bytes(row[3]))
-                    for row in c.fetchall()
+                    StoredEvent(UUID(row[0]), row[1], row[2], bytes(row[3])) for row in c.fetchall()
                 ]
         return found
 
