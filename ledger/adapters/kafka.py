@@ -17,7 +17,14 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, Topic
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from ledger.services.ports import KafkaRecord, Origin, Partition, PartitionsCallback
+from ledger.services.ports import (
+    KafkaRecord,
+    Origin,
+    Partition,
+    PartitionsCallback,
+    UndecodableBatch,
+)
+from ledger.services.retry import first_line
 
 log = logging.getLogger("bloodledger.kafka")
 
@@ -104,6 +111,7 @@ class GroupConsumer:
     def __init__(
         self, bootstrap: str, group: str, timeouts: GroupTimeouts, *, max_records: int
     ) -> None:
+        self._bootstrap = bootstrap
         self._consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group,
@@ -129,8 +137,41 @@ class GroupConsumer:
         self._consumer.subscribe([topic], listener=_Listener(on_assigned, on_revoked))
 
     def poll(self, timeout_ms: int, max_records: int) -> Mapping[Partition, Sequence[KafkaRecord]]:
-        batch = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        try:
+            batch = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        except Exception as error:  # a batch the client cannot read: find which one
+            raise self._undecodable(error) from None
         return {Partition(tp.topic, tp.partition): records for tp, records in batch.items()}
+
+    def _undecodable(self, error: Exception) -> UndecodableBatch | Exception:
+        """Which partition's batch failed: each active partition is read once by a
+        probe of its own, from where this consumer stands (the group member's state
+        is left as it is); the error itself if no partition fails again."""
+        reason = first_line(error)
+        if not reason.startswith(type(error).__name__):
+            reason = f"{type(error).__name__}: {reason}"
+        paused = self._consumer.paused()
+        for suspect in sorted(tp for tp in self._consumer.assignment() if tp not in paused):
+            offset = self._consumer.position(suspect)
+            probe = KafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                group_id=None,
+                enable_auto_commit=False,
+                isolation_level=ISOLATION_LEVEL,
+                fetch_max_wait_ms=200,
+            )
+            try:
+                probe.assign([suspect])
+                probe.seek(suspect, offset)
+                probe.poll(timeout_ms=1000, max_records=1)
+            except Exception:
+                return UndecodableBatch(Partition(suspect.topic, suspect.partition), offset, reason)
+            finally:
+                probe.close()
+        return error
+
+    def pause(self, partition: Partition) -> None:
+        self._consumer.pause(TopicPartition(*partition))
 
     def seek(self, partition: Partition, offset: int) -> None:
         self._consumer.seek(TopicPartition(*partition), offset)

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bloodledger")
 
+#: ``ingest``'s status when it ended with a partition held at an undecodable batch.
+EXIT_HELD = 3
+
 
 def _stop_on_signals(command: str) -> threading.Event:
     """An event set by SIGTERM or SIGINT: long-running commands stop after their current batch."""
@@ -78,11 +81,14 @@ def _ingest(args: argparse.Namespace) -> int:
     ledger = models.ledger if models else open_ledger(store)
     after_batch = models.projector.catch_up if models else None
     log.info("ingest %s -> %s (group %s)", args.topic, store.redacted(), args.group)
+    worker = ingestor(ledger, kafka, settings, after_batch=after_batch)
     try:
-        ingestor(ledger, kafka, settings, after_batch=after_batch).run(stop=stopping.is_set)
+        worker.run(stop=stopping.is_set)
     finally:
         (models or ledger).close()
-    return 0
+    for held in worker.held.values():
+        print(f"bloodledger ingest: {held}; the partition is held there", file=sys.stderr)
+    return EXIT_HELD if worker.held else 0
 
 
 def _history(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ from ledger.services.ports import (
     KafkaRecord,
     Partition,
     RecordConsumer,
+    UndecodableBatch,
 )
 from ledger.services.retry import Stopped, until_available
 
@@ -160,6 +161,9 @@ class Ingestor:
         self._stopping = False
         self._stop: Callable[[], bool] = lambda: False
         self._assigned_once = False
+        #: Partitions this worker held at a batch that cannot be decoded (nothing after
+        #: it was read); a partition assigned again is read again, up to that batch.
+        self.held: dict[Partition, UndecodableBatch] = {}
 
     def stop(self) -> None:
         """Ask the loop to stop after the current batch (safe from a signal handler)."""
@@ -199,7 +203,11 @@ class Ingestor:
         started = last_report = last_records = time.monotonic()
         try:
             while not self.stopping():
-                batch = self.consumer.poll(POLL_TIMEOUT_MS, self.settings.max_records)
+                try:
+                    batch = self.consumer.poll(POLL_TIMEOUT_MS, self.settings.max_records)
+                except UndecodableBatch as undecodable:
+                    self._hold(undecodable)
+                    continue
                 now = time.monotonic()
                 if batch:
                     self.ingest(batch)
@@ -215,6 +223,21 @@ class Ingestor:
             self._report(time.monotonic() - started)
             self._close()
         return self.counters
+
+    def _hold(self, undecodable: UndecodableBatch) -> None:
+        """Stop reading one partition at a batch that cannot be decoded; the others go on.
+
+        Nothing is lost (the batch stays in Kafka, unrecorded) and nothing loops: a
+        restart reaches the same batch and holds the partition again, until an
+        operator acts (``docs/operations.md``, "A batch that cannot be decoded").
+        """
+        self.consumer.pause(undecodable.partition)
+        self.held[undecodable.partition] = undecodable
+        log.error(
+            "%s. Partition %d is held there: nothing after it is read until an operator "
+            "acts (see docs/operations.md); the other partitions go on.",
+            undecodable, undecodable.partition.partition,
+        )  # fmt: skip
 
     def _idle_long_enough(self, now: float, started: float, last_records: float) -> bool:
         until_idle = self.settings.until_idle

@@ -110,6 +110,22 @@ class KafkaRecord(Protocol):
 PartitionsCallback = Callable[[Sequence[Partition]], None]
 
 
+class UndecodableBatch(Exception):
+    """The broker handed over a batch of one partition that cannot be read at all
+    (a compression codec the client lacks, corrupt bytes): no record of it can be
+    told apart, so none can be dead-lettered on its own."""
+
+    def __init__(self, partition: Partition, offset: int, reason: str) -> None:
+        super().__init__(partition, offset, reason)
+        self.partition = partition
+        self.offset = offset
+        self.reason = reason
+
+    def __str__(self) -> str:
+        where = f"{self.partition.topic}[{self.partition.partition}]@{self.offset}"
+        return f"the batch at {where} cannot be decoded ({self.reason})"
+
+
 class RecordConsumer(Protocol):
     """A consumer-group member of the events topic that never commits by itself."""
 
@@ -119,7 +135,12 @@ class RecordConsumer(Protocol):
         """Join the group; the callbacks run inside :meth:`poll` on rebalances."""
 
     def poll(self, timeout_ms: int, max_records: int) -> Mapping[Partition, Sequence[KafkaRecord]]:
-        """The next records of the assigned partitions (empty after ``timeout_ms``)."""
+        """The next records of the assigned partitions (empty after ``timeout_ms``);
+        raises :class:`UndecodableBatch` naming the partition and offset of a batch
+        that cannot be read."""
+
+    def pause(self, partition: Partition) -> None:
+        """Fetch nothing more from ``partition`` (until it is assigned again)."""
 
     def seek(self, partition: Partition, offset: int) -> None:
         """The next poll of ``partition`` starts at ``offset``."""

@@ -21,7 +21,7 @@ from ledger.domain.facts import ErrorClass, NotAFact, ReportedFact
 from ledger.services.application import BatchOutcome, BloodLedger, stream_of
 from ledger.services.ingest import Ingestor, IngestSettings
 from ledger.services.partitions import upstream_name
-from ledger.services.ports import KafkaRecord, Partition, PartitionsCallback
+from ledger.services.ports import KafkaRecord, Partition, PartitionsCallback, UndecodableBatch
 from tests.builders import Timeline, din
 from tests.integration.support import stored_facts
 
@@ -70,6 +70,9 @@ class Consumer:
     committed: dict[Partition, int] = field(default_factory=dict)
     refuse_commits: bool = False
     closed: bool = False
+    #: Partition -> the offset of a batch that cannot be decoded.
+    undecodable: dict[Partition, int] = field(default_factory=dict)
+    paused: set[Partition] = field(default_factory=set)
     _assigned: PartitionsCallback | None = None
     _revoked: PartitionsCallback | None = None
     _pending: list[Partition] | None = None
@@ -90,6 +93,11 @@ class Consumer:
             self._assigned(assigned)
         batch: dict[Partition, Sequence[KafkaRecord]] = {}
         for tp, position in self.positions.items():
+            if tp in self.paused:
+                continue
+            bad = self.undecodable.get(tp)
+            if bad is not None and position <= bad < position + max_records:
+                raise UndecodableBatch(tp, bad, "UnsupportedCodecError: lz4 codec not found")
             records = self.broker.logs[tp][
                 position : position + max_records - sum(map(len, batch.values()))
             ]
@@ -106,6 +114,9 @@ class Consumer:
 
     def seek(self, partition: Partition, offset: int) -> None:
         self.positions[partition] = offset
+
+    def pause(self, partition: Partition) -> None:
+        self.paused.add(partition)
 
     def seek_to_beginning(self, partition: Partition) -> None:
         self.positions[partition] = 0
@@ -406,3 +417,24 @@ def test_a_crash_between_the_dead_letters_and_the_batch_sends_no_letter_twice(ri
     restarted, _, _ = rig.ingest(Consumer(rig.broker))  # and once more: nothing new
     assert len(rig.dlq.letters) == 3
     assert restarted.counters.dead_lettered == 0
+
+
+def test_a_batch_that_cannot_be_decoded_holds_its_partition_and_only_it(rig: Rig) -> None:
+    rig.broker.publish(facts(4))
+    held = Partition(TOPIC, 1)
+    bad_at = len(rig.broker.logs[held]) // 2
+    consumer = Consumer(rig.broker, undecodable={held: bad_at})
+    ingestor, _, _ = rig.ingest(consumer, max_records=3)
+    assert list(ingestor.held) == [held]
+    assert ingestor.held[held].offset == bad_at
+    assert "events[1]@" in str(ingestor.held[held])
+    assert (
+        rig.ledger.position(upstream_name(TOPIC, 0))
+        == len(rig.broker.logs[Partition(TOPIC, 0)]) - 1
+    )
+    assert (rig.ledger.position(upstream_name(TOPIC, 1)) or -1) < bad_at  # nothing past it
+    again, _, _ = rig.ingest(Consumer(rig.broker, undecodable={held: bad_at}), max_records=3)
+    assert list(again.held) == [held]  # a restart stops there again, and loses nothing
+    fixed, _, _ = rig.ingest(Consumer(rig.broker))  # the operator fixed it
+    assert fixed.held == {}
+    assert sum(stored_facts(rig.ledger).values()) == 48
