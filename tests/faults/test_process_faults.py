@@ -12,7 +12,7 @@ import psycopg
 
 from ledger.adapters.avro import AvroCodec
 from ledger.adapters.broker import EmbeddedBroker, ensure_topics
-from ledger.adapters.kafka import dlq_topic
+from ledger.adapters.kafka import TopicReader, dlq_topic, origin_of
 from ledger.adapters.persistence import store_for
 from ledger.adapters.persistence.postgres import PostgresStore
 from ledger.bootstrap import open_ledger, reconcile_topic
@@ -34,14 +34,23 @@ STREAM = DemoConfig(days=28, hospitals=3, donations_per_day=12, seed=11)
 LONG = DemoConfig(days=70, hospitals=3, donations_per_day=12, seed=11)
 
 
-def publish_with_bad(bootstrap: str, topic: str, facts: tuple[ReportedFact, ...]) -> None:
-    """The stream, with a few malformed messages spread through it."""
+def publish_with_bad(
+    bootstrap: str, topic: str, facts: tuple[ReportedFact, ...], rounds: int = 1
+) -> int:
+    """The stream, with malformed messages spread through it; how many."""
     codec = AvroCodec()
-    bad = malformed_messages(codec, facts[0])
+    bad = [m for _ in range(rounds) for m in malformed_messages(codec, facts[0])]
     messages = [(f.din, codec.encode(f)) for f in facts]
     for index, message in enumerate(bad):
         messages.insert((index + 1) * len(messages) // (len(bad) + 1), message)
     publish(bootstrap, topic, messages)
+    return len(bad)
+
+
+def dead_letter_origins(bootstrap: str, topic: str) -> list[tuple[str, int, int]]:
+    """Every dead letter's origin, repeats included (kafka-python, from the beginning)."""
+    letters = TopicReader(bootstrap).records(dlq_topic(topic))
+    return [origin for letter in letters if (origin := origin_of(letter)) is not None]
 
 
 def assert_reconciled(
@@ -68,7 +77,7 @@ def test_ten_sigkills_at_random_moments_then_restart(
     broker: EmbeddedBroker, topic: str, pg_url: str, ingest_process: StartIngest
 ) -> None:
     facts = generate(LONG).facts
-    publish_with_bad(broker.bootstrap, topic, facts)
+    poison = publish_with_bad(broker.bootstrap, topic, facts, rounds=12)  # 48, all the way
     chance = random.Random(20261123)
     done = 0
     for kill in range(10):
@@ -83,6 +92,9 @@ def test_ten_sigkills_at_random_moments_then_restart(
     assert done < len(facts), "the stream finished before the tenth kill: make it longer"
     finish(ingest_process, broker.bootstrap, topic, pg_url)
     assert_reconciled(broker.bootstrap, topic, pg_url, facts)
+    origins = dead_letter_origins(broker.bootstrap, topic)
+    assert len(origins) == poison, "every poison message once in the DLQ, nothing else"
+    assert len(set(origins)) == poison
 
 
 def test_two_workers_in_one_group_one_killed(
