@@ -200,7 +200,11 @@ class BloodLedger(Application[UUID]):
                 conflicts.append(self._conflict(fact, holder))
         aggregates = [*workspace.aggregates(), *also]
         events = [e for agg in aggregates for e in agg.collect_events()]
-        fact_ids = [_fact_id(e) for e in events if isinstance(e, Fact)]
+        fact_ids = [
+            FactId(e.event_id, e.originator_id, e.originator_version)
+            for e in events
+            if isinstance(e, Fact)
+        ]
         return Batch(len(facts), duplicates, conflicts, events, fact_ids, workspace.aggregates())
 
     def commit(

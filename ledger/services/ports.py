@@ -34,9 +34,9 @@ class Checkpoint:
     fingerprint: str
 
 
-@dataclass(frozen=True)
-class FactId:
-    """Where the fact stored under an ``event_id`` is: its stream and version."""
+class FactId(NamedTuple):
+    """Where the fact stored under an ``event_id`` is: its stream and version (a tuple:
+    one is made for every fact recorded)."""
 
     event_id: str
     originator_id: UUID

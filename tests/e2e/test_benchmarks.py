@@ -34,3 +34,16 @@ def test_the_profiles_name_the_hot_path(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "BloodLedger.record" in (tmp_path / "profile-ingest.txt").read_text()
     assert "Projector.rebuild" in (tmp_path / "profile-rebuild.txt").read_text()
+
+
+def test_the_compression_benchmark_runs(tmp_path: Path) -> None:
+    out = tmp_path / "compression.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.compression", "--records", "1500", "--runs", "1",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert set(results) == {"none", "gzip", "snappy", "lz4", "zstd"}
+    assert all(figures["median"] > 0 for figures in results.values())

@@ -89,3 +89,7 @@ def test_a_fact_missing_from_its_stream_is_unaccounted_though_its_id_is_elsewher
     assert result.in_several_streams == []  # the copy in its own stream is gone
     [missing] = result.unaccounted
     assert "stored for a different fact" in missing.why
+    shown = run_cli("reconcile", "--bootstrap", broker.bootstrap, "--topic", topic,
+                    "--store", pg_url)  # fmt: skip
+    assert shown.returncode == 1
+    assert "UNACCOUNTED" in shown.stdout
