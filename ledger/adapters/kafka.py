@@ -23,8 +23,8 @@ from ledger.services.ports import (
     Partition,
     PartitionsCallback,
     UndecodableBatch,
+    first_line,
 )
-from ledger.services.retry import first_line
 
 log = logging.getLogger("bloodledger.kafka")
 

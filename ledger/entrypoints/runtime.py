@@ -6,7 +6,7 @@ import gc
 import logging
 import sys
 
-from ledger.services.retry import first_line
+from ledger.services.ports import first_line
 
 #: Allocations between young-generation collections (Python's default: 700).
 YOUNG_GENERATION_THRESHOLD = 50_000

@@ -21,6 +21,13 @@ from eventsourcing.persistence import ProcessRecorder, StoredEvent
 
 from ledger.domain.facts import NotAFact, ReportedFact
 
+
+def first_line(error: BaseException) -> str:
+    """What an error says, on one line (at most 200 characters): for logs and messages."""
+    text = str(error).strip().splitlines()
+    return text[0].strip()[:200] if text else type(error).__name__
+
+
 # -- the store -----------------------------------------------------------------------
 
 

@@ -17,6 +17,8 @@ from typing import TypeVar
 
 from eventsourcing.persistence import InterfaceError, OperationalError
 
+from ledger.services.ports import first_line
+
 T = TypeVar("T")
 log = logging.getLogger("bloodledger.retry")
 
@@ -29,11 +31,6 @@ UNAVAILABLE = (OperationalError, InterfaceError)
 
 class Stopped(Exception):
     """The process was asked to stop while waiting for the database."""
-
-
-def first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:200] if text else type(error).__name__
 
 
 def _sleep(seconds: float, stopping: Callable[[], bool]) -> None:

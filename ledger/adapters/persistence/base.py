@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
-from ledger.services.ports import Checkpoint, FactId, LedgerRecorder
+from ledger.services.ports import Checkpoint, FactId, LedgerRecorder, first_line
 from projections.rows import Changes, Row, UnitRows
 
 __all__ = [
@@ -112,8 +112,7 @@ class Store(ABC):
 
     def unavailable(self, error: BaseException) -> StoreUnavailable:
         """A one-line error naming the store (without its password) and the cause."""
-        text = str(error).strip().splitlines()
-        reason = text[0].strip() if text else type(error).__name__
+        reason = first_line(error)
         for secret in self.secrets():
             reason = reason.replace(secret, "***")
         return StoreUnavailable(f"{self.redacted()}: {reason}")
