@@ -208,6 +208,11 @@ class LookbackIndex:
         donations = self.view.donations_of_donor(donor_id, ms(since), ms(until))
         return donations, self.view.units_by_din([r["din"] for r in donations])
 
+    def donors_units(self, donors: Sequence[str]) -> tuple[list[Row], list[Row]]:
+        """Every donation of these donors and their units."""
+        donations = self.view.donations_of_donors(donors)
+        return donations, self.view.units_by_din([r["din"] for r in donations])
+
     def recipients_of(self, unit_ids: Sequence[str]) -> list[dict[str, Any]]:
         return _recipients_json(self.view.transfusions_of_units(unit_ids))
 

@@ -23,6 +23,7 @@ class AboMatch(StrEnum):
     MAJOR_INCOMPATIBLE = "MAJOR_INCOMPATIBLE"
     OUT_OF_GROUP = "OUT_OF_GROUP"
 
+
 #: Recipient ABO -> donor ABO groups whose red cells it may receive.
 RED_CELL_DONORS: dict[str, frozenset[str]] = {
     "O": frozenset({"O"}),

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from ledger.domain.facts import ReportedFact
-from ledger.domain.instants import from_ms, iso_ms
+from ledger.domain.instants import from_ms, iso_ms, ms
 from ledger.domain.lookback import (
     CONSUMED,
     DEFAULT_WINDOW_DAYS,
@@ -40,11 +40,18 @@ from ledger.services.ports import DonorIndex, Row
 
 log = logging.getLogger("bloodledger.lookback")
 
+CASES_PER_TRANSACTION = 200
+"""Cases the automatic policy records together: a handful of queries and one
+transaction each (a rebuild's end can bring thousands up to date at once)."""
+
 
 class CaseRecorder:
-    """Records a case (if new) and the quarantines it implies that are not yet recorded.
+    """Records cases (those new) and the quarantines they imply that are not yet recorded.
 
     Works from the read models as they are: callers make them current first.
+    Many cases are recorded from a fixed handful of queries and one
+    transaction, whatever their number: the automatic policy brings every
+    reactive donor's cases up to date at the end of a rebuild.
     """
 
     def __init__(self, ledger: BloodLedger, index: DonorIndex) -> None:
@@ -53,36 +60,83 @@ class CaseRecorder:
 
     def record(self, request: CaseRequest) -> int:
         """Returns how many quarantines it newly recorded."""
-        exists = self.ledger.load(case_aggregate_id(request.case_id)) is not None
-        facts = self._missing(self.quarantines(request))
-        if exists and not facts:
+        return self.record_all([request])
+
+    def record_all(self, requests: Sequence[CaseRequest]) -> int:
+        """Record these cases in one transaction; how many quarantines were newly recorded."""
+        implied = self.quarantines(requests)
+        recorded = self.ledger.ledger_recorder.select_fact_ids(
+            [f.event_id for facts in implied.values() for f in facts]
+        )
+        missing = {
+            case_id: [f for f in facts if f.event_id not in recorded]
+            for case_id, facts in implied.items()
+        }
+        ids = {case_aggregate_id(r.case_id): r for r in requests}
+        existing = self.ledger.event_log.aggregates(list(ids))
+        opened = [LookbackCase.open(r) for i, r in ids.items() if i not in existing]
+        facts = [f for case_facts in missing.values() for f in case_facts]
+        if not facts and not opened:
             return 0
-        outcome = self.ledger.record(facts, also=[] if exists else [LookbackCase.open(request)])
+        outcome = self.ledger.record(facts, also=opened)
+        for case_id, case_facts in missing.items():
+            if case_facts and not outcome.duplicates:
+                log.info("lookback %s: %d quarantines recorded", case_id, len(case_facts))
+        if outcome.duplicates:
+            log.info(
+                "lookbacks: %d of their quarantines were recorded meanwhile by another writer",
+                outcome.duplicates,
+            )
         return outcome.facts - outcome.duplicates
 
-    def quarantines(self, request: CaseRequest) -> list[ReportedFact]:
-        """Every quarantine the case implies, from what the read models know now."""
-        _, units = self.index.donor_units(request.donor_id, request.since, request.until)
-        return [
-            case_quarantine(
-                request.case_id, request.reason, request.actor, cause, u["din"], u["product_code"]
-            )
-            for cause in self._causes(request)
-            for u in units
-        ]
+    def quarantines(self, requests: Sequence[CaseRequest]) -> dict[str, list[ReportedFact]]:
+        """Every quarantine each case implies, from what the read models know now."""
+        donations, units = self.index.donors_units(sorted({r.donor_id for r in requests}))
+        of_donor = _grouped(donations, "donor_id")
+        units_of = _grouped(units, "din")
+        causes = self._causes(requests)
+        implied: dict[str, list[ReportedFact]] = {}
+        for request in requests:
+            since, until = ms(request.since), ms(request.until)
+            window = [
+                unit
+                for d in of_donor.get(request.donor_id, [])
+                if d["collected_at"] is not None and since <= d["collected_at"] <= until
+                for unit in units_of.get(d["din"], [])
+            ]
+            implied[request.case_id] = [
+                case_quarantine(
+                    request.case_id,
+                    request.reason,
+                    request.actor,
+                    cause,
+                    u["din"],
+                    u["product_code"],
+                )
+                for cause in causes[request.case_id]
+                for u in window
+            ]
+        return implied
 
-    def _causes(self, request: CaseRequest) -> list[Cause]:
-        if request.trigger_din is None:  # a manual case: it was opened at ``until``
-            return [Cause(request.until)]
-        return [
-            Cause(from_ms(r["occurred_at"]), r["event_id"], r["test"])
-            for r in self.index.reactive_results([request.trigger_din])
-        ]
+    def _causes(self, requests: Sequence[CaseRequest]) -> dict[str, list[Cause]]:
+        """A manual case has one, its opening (at ``until``); an automatic one, each
+        reactive result of its donation."""
+        triggers = sorted({r.trigger_din for r in requests if r.trigger_din is not None})
+        results: dict[str, list[Cause]] = {}
+        for r in self.index.reactive_results(triggers):
+            cause = Cause(from_ms(r["occurred_at"]), r["event_id"], r["test"])
+            results.setdefault(r["din"], []).append(cause)
+        return {
+            r.case_id: [Cause(r.until)] if r.trigger_din is None else results.get(r.trigger_din, [])
+            for r in requests
+        }
 
-    def _missing(self, facts: Sequence[ReportedFact]) -> list[ReportedFact]:
-        """Those not recorded yet (one look at the fact index, not at every unit)."""
-        recorded = self.ledger.ledger_recorder.select_fact_ids([f.event_id for f in facts])
-        return [f for f in facts if f.event_id not in recorded]
+
+def _grouped(rows: Iterable[Row], key: str) -> dict[str, list[Row]]:
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(row[key], []).append(row)
+    return groups
 
 
 class AutomaticLookbacks:
@@ -113,12 +167,10 @@ class AutomaticLookbacks:
         }
         for case in index.cases(donors):
             requests.setdefault(case["case_id"], _request(case))
+        pending = list(requests.values())
         recorded = 0
-        for request in requests.values():
-            newly = self.cases.record(request)
-            if newly:
-                log.info("lookback %s: %d quarantines recorded", request.case_id, newly)
-            recorded += newly
+        for start in range(0, len(pending), CASES_PER_TRANSACTION):
+            recorded += self.cases.record_all(pending[start : start + CASES_PER_TRANSACTION])
         return recorded > 0
 
     def _automatic(self, donation: Row) -> CaseRequest:

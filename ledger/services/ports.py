@@ -215,6 +215,9 @@ class DonorIndex(Protocol):
     ) -> tuple[list[Row], list[Row]]:
         """A donor's donations collected in [since, until], and their units."""
 
+    def donors_units(self, donors: Sequence[str]) -> tuple[list[Row], list[Row]]:
+        """Every donation of these donors, and their units."""
+
     def recipients_of(self, unit_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Who was transfused with these units."""
 

@@ -13,12 +13,16 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from ledger.adapters.broker import EmbeddedBroker
 from ledger.adapters.persistence import store_for
 from ledger.bootstrap import open_read_models_of
 from ledger.domain.inventory import AlertPolicy
+from ledger.services import lookback
 from ledger.services.history import history_json
 from projections import queries
 from simulator import DemoConfig, generate
@@ -90,3 +94,21 @@ def test_two_stores_fed_the_same_stream_at_different_times_agree(
         for url in (sqlite_url, pg_url)
     ]
     assert _without_recording_times(shown[0]) == _without_recording_times(shown[1])
+
+
+def test_cases_recorded_one_per_transaction_or_many_together_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The automatic policy records its cases in groups; the group size changes nothing."""
+    stream = generate(STREAM)
+    answers = []
+    for per_transaction in (1, lookback.CASES_PER_TRANSACTION):
+        monkeypatch.setattr(lookback, "CASES_PER_TRANSACTION", per_transaction)
+        url = f"sqlite:///{tmp_path}/ledger-{per_transaction}.db"
+        with open_read_models_of(store_for(url)) as models:
+            for start in range(0, len(stream.facts), 500):
+                models.ledger.record(stream.facts[start : start + 500])
+            models.projector.catch_up()  # one policy run at the end, every donor at once
+        answers.append(_answers(url, [], []))
+    assert len(answers[0]["cases"]) >= 2
+    assert answers[0] == answers[1]

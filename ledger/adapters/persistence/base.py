@@ -225,6 +225,7 @@ _UNITS_BY_DIN = "SELECT * FROM {units} WHERE {keys} ORDER BY din, product_code"
 _TRANSFUSIONS_BY_DIN = "SELECT * FROM {transfusions} WHERE {keys} ORDER BY transfused_at, din"
 _TRANSFUSIONS_BY_UNIT = "SELECT * FROM {transfusions} WHERE {keys} ORDER BY transfused_at"
 _DONATIONS_OF_DONOR = "SELECT * FROM {donations} WHERE donor_id = {donor} ORDER BY collected_at"
+_DONATIONS_OF_DONORS = "SELECT * FROM {donations} WHERE {keys} ORDER BY collected_at, din"
 _DONATIONS_OF_DONOR_BETWEEN = (
     "SELECT * FROM {donations} WHERE donor_id = {donor} "
     "AND collected_at >= {since} AND collected_at <= {until} ORDER BY collected_at"
@@ -381,6 +382,10 @@ class ReadModelTables(TrackingRecorder, ABC):
             return self._select(_DONATIONS_OF_DONOR, {"donor": donor_id})
         params = {"donor": donor_id, "since": since, "until": until}
         return self._select(_DONATIONS_OF_DONOR_BETWEEN, params)
+
+    def donations_of_donors(self, donors: Sequence[str]) -> list[Row]:
+        """Every donation of these donors."""
+        return self._select(_DONATIONS_OF_DONORS, {"keys": list(donors)}, keys="donor_id")
 
     def findings_between(self, since: int, at: int) -> list[Row]:
         """Safety findings that occurred in [since, at], newest first."""
