@@ -12,6 +12,7 @@ from ledger.adapters.kafka import DEFAULT_TOPIC, GroupTimeouts
 from ledger.adapters.persistence.base import StoreError
 from ledger.domain.inventory import AlertPolicy
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
+from ledger.entrypoints import audit
 from ledger.entrypoints.commands import COMMANDS
 from ledger.entrypoints.runtime import configure_logging, tune_garbage_collector
 
@@ -222,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     topics = command("topics", help="create the events and dead-letter topics")
     _add_broker(topics)
     topics.add_argument("--partitions", type=int, default=3)
+
+    audit.add_parser(subparsers, common)
     return parser
 
 

@@ -334,7 +334,14 @@ def _reconcile(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from ledger.entrypoints.audit import run
+
+    return run(args)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "audit": _audit,
     "ingest": _ingest,
     "history": _history,
     "encode": _encode,
