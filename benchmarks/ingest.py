@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -19,6 +19,7 @@ from benchmarks.measure import Spread
 from ledger.adapters.avro import AvroCodec
 from ledger.adapters.persistence import Store
 from ledger.bootstrap import KafkaSettings, ingestor, open_ledger
+from ledger.services.application import BloodLedger
 from ledger.services.ingest import IngestCounters, Ingestor, IngestSettings
 
 
@@ -68,14 +69,22 @@ class _Timed:
 
 
 def ingest_once(
-    bootstrap: str, topic: str, store: Store, records: int, batch: int = 2000
+    bootstrap: str,
+    topic: str,
+    store: Store,
+    records: int,
+    batch: int = 2000,
+    after_batch: Callable[[BloodLedger], Callable[[], object]] | None = None,
 ) -> tuple[float, IngestCounters]:
+    """Records/s of one ingest into a fresh store (``after_batch``: what the ingest
+    also runs after each batch, made for its ledger — the projector, the sealer)."""
     ledger = open_ledger(store)
     try:
         group = f"bench-{uuid.uuid4().hex[:8]}"
         kafka = KafkaSettings(bootstrap=bootstrap, topic=topic, group=group)
         settings = IngestSettings(topic=topic, max_records=batch, progress_every=3600)
-        timed = _Timed(ingestor(ledger, kafka, settings), records=records)
+        hook = after_batch(ledger) if after_batch is not None else None
+        timed = _Timed(ingestor(ledger, kafka, settings, after_batch=hook), records=records)
         counters = timed.ingestor.run()
         assert timed.first_batch is not None and timed.done_at is not None
         return counters.records / (timed.done_at - timed.first_batch), counters

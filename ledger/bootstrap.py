@@ -12,45 +12,77 @@ from __future__ import annotations
 import logging
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
 
 from ledger.adapters.avro import AvroCodec
+from ledger.adapters.checkpoints import CheckpointDirectory, KafkaCheckpoints
 from ledger.adapters.deadletter import KafkaDeadLetters
 from ledger.adapters.kafka import GroupConsumer, GroupTimeouts, TopicReader, make_producer
+from ledger.adapters.keys import load_signing_keys, load_verifier_key
 from ledger.adapters.persistence import (
     ReadModelTables,
     Store,
+    StoreError,
     StoreMissing,
     open_read_models,
 )
 from ledger.adapters.persistence.sqlite import SQLiteStore
 from ledger.adapters.transcoder import OrjsonTranscoder
+from ledger.domain.identity import CLEAR, Identities, IdentityKey
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
-from ledger.services.application import DEFAULT_CACHE_SIZE, BloodLedger
+from ledger.domain.note import (
+    COSIGNATURE,
+    Checkpoint,
+    Note,
+    NoteError,
+    SignedCheckpoint,
+    SigningKey,
+)
+from ledger.services.application import DEFAULT_CACHE_SIZE, BloodLedger, WithheldIdentities
+from ledger.services.audit import AuditError, Exporter
 from ledger.services.eventlog import KnownAt
 from ledger.services.ingest import Ingestor, IngestSettings
 from ledger.services.lookback import AutomaticLookbacks, CaseRecorder, Lookbacks
+from ledger.services.ports import AuditStore, Cosignature
 from ledger.services.reconcile import Reconciliation, reconcile
+from ledger.services.sealer import CheckpointPublisher, Sealer, SealSettings
 from projections.projector import Projector
 from projections.queries import LookbackIndex
 
 log = logging.getLogger("bloodledger")
 
 
+class IdentityProtectionError(StoreError):
+    """A protected store opened without its key or with another, or a key given for a
+    store whose identifiers are in the clear; the message names the store."""
+
+
 def open_ledger(
-    store: Store, *, create: bool = True, cache_size: int = DEFAULT_CACHE_SIZE
+    store: Store,
+    *,
+    create: bool = True,
+    cache_size: int = DEFAULT_CACHE_SIZE,
+    identity_key: IdentityKey | None = None,
+    identities_required: bool = True,
 ) -> BloodLedger:
     """The ledger on a store. ``create``: a command that writes, which may create the
     store (and its tables); otherwise the store must already hold a ledger.
 
-    Raises :class:`StoreMissing` or :class:`StoreUnavailable`, one line naming the store.
+    ``identity_key``: the key a protected store's identifiers are sealed with; a new
+    store (its log empty) opened with one by a writer is recorded as protected. A
+    protected store opened without it raises, unless ``identities_required`` is off
+    (the audit's commands): that ledger reads stored bytes but records nothing.
+
+    Raises :class:`StoreMissing`, :class:`StoreUnavailable` or
+    :class:`IdentityProtectionError`, one line naming the store.
     """
     if not create and not store.exists():
         msg = f"no ledger is stored at {store.redacted()}"
@@ -65,9 +97,49 @@ def open_ledger(
             )
         if create:
             ledger.index_facts()
+        try:
+            ledger.identities = _identities(
+                ledger, store, identity_key, create=create, required=identities_required
+            )
+        except IdentityProtectionError:
+            ledger.close()
+            raise
     except (PersistenceError, psycopg.Error, sqlite3.Error, OSError) as error:
         raise store.unavailable(error) from None
     return ledger
+
+
+def _identities(
+    ledger: BloodLedger, store: Store, key: IdentityKey | None, *, create: bool, required: bool
+) -> Identities:
+    """How the ledger on ``store`` treats identifiers, as the store says it must."""
+    protection = ledger.protection()
+    if protection is None and key is not None and create and ledger.event_log.head() == 0:
+        protection = ledger.protect(key)  # a new store: protected from its first event
+    where = store.redacted()
+    if protection is None:
+        if key is not None and ledger.event_log.head() > 0:
+            msg = (
+                f"{where}: this ledger was created without identity protection (its "
+                "identifiers are stored in the clear): unset BLOODLEDGER_CIPHER_KEY"
+            )
+            raise IdentityProtectionError(msg)
+        return CLEAR if key is None else Identities(key)
+    if key is None:
+        if not required:
+            return WithheldIdentities()
+        msg = (
+            f"{where}: this ledger's donor and patient identifiers are encrypted: "
+            "set BLOODLEDGER_CIPHER_KEY to the key it was created with"
+        )
+        raise IdentityProtectionError(msg)
+    if not protection.opens_with(key.check):
+        msg = (
+            f"{where}: BLOODLEDGER_CIPHER_KEY is not the key this ledger's identifiers "
+            "are encrypted with"
+        )
+        raise IdentityProtectionError(msg)
+    return Identities(key)
 
 
 @dataclass
@@ -82,6 +154,11 @@ class ReadModels:
     view: ReadModelTables
     projector: Projector
     lookbacks: Lookbacks
+
+    @property
+    def identities(self) -> Identities:
+        """How the ledger treats identifiers: seal what is typed, reveal what is shown."""
+        return self.ledger.identities
 
     def close(self) -> None:
         self.view.close()
@@ -106,11 +183,20 @@ def open_read_models_of(
     lookback_window_days: int = DEFAULT_WINDOW_DAYS,
     page_size: int = 5000,
     automatic_lookbacks: bool = True,
+    identity_key: IdentityKey | None = None,
+    identities_required: bool = True,
 ) -> ReadModels:
     """The ledger and everything that reads it, on one store (``automatic_lookbacks``
-    off: the read models only, the ledger's own lookback policy not run)."""
-    ledger = open_ledger(store, create=create)
-    view = open_read_models(store)
+    off: the read models only, the ledger's own lookback policy not run; the identity
+    keywords as :func:`open_ledger` takes them)."""
+    ledger = open_ledger(
+        store, create=create, identity_key=identity_key, identities_required=identities_required
+    )
+    try:
+        view = open_read_models(store)
+    except BaseException:
+        ledger.close()
+        raise
     if view.ensure_version(ledger.name):
         log.info("read models of an older version emptied: they are built again")
     cases = CaseRecorder(ledger, LookbackIndex(view))
@@ -122,11 +208,20 @@ def open_read_models_of(
 
 @contextmanager
 def read_models_known_at(
-    store: Store, known_at: datetime, *, page_size: int = 5000
+    store: Store,
+    known_at: datetime,
+    *,
+    page_size: int = 5000,
+    identity_key: IdentityKey | None = None,
+    identities_required: bool = True,
 ) -> Iterator[ReadModelTables]:
     """Read models of the log as the ledger knew it at ``known_at``, built for the
-    question in a scratch SQLite file (a rebuild's cost) and dropped afterwards."""
-    ledger = open_ledger(store, create=False)
+    question in a scratch SQLite file (a rebuild's cost) and dropped afterwards
+    (identifiers sealed in them as in the store; the identity keywords as
+    :func:`open_ledger` takes them)."""
+    ledger = open_ledger(
+        store, create=False, identity_key=identity_key, identities_required=identities_required
+    )
     try:
         with tempfile.TemporaryDirectory(prefix="bloodledger-known-at-") as folder:
             view = open_read_models(SQLiteStore(f"sqlite:///{folder}/known-at.db"))
@@ -168,3 +263,148 @@ def ingestor(
 def reconcile_topic(ledger: BloodLedger, bootstrap: str, topic: str) -> Reconciliation:
     """Account for every record of ``topic`` against ``ledger``."""
     return reconcile(ledger, TopicReader(bootstrap), topic, AvroCodec())
+
+
+# -- the audit log --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """Where the signing key and the published checkpoints are, and how to seal."""
+
+    #: Signing key sources (directories, files or key texts): several while rotating.
+    keys: tuple[str, ...] = ()
+    checkpoints: Path | None = None
+    bootstrap: str | None = None
+    seal: SealSettings = field(default_factory=SealSettings)
+
+
+class Audit:
+    """The audit log of one store: its ledger (read-only), tables, and use cases."""
+
+    def __init__(
+        self,
+        ledger: BloodLedger,
+        store: AuditStore,
+        settings: AuditSettings,
+        *,
+        owns_ledger: bool = True,
+    ) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.settings = settings
+        self.owns_ledger = owns_ledger
+        self._kafka: KafkaCheckpoints | None = None
+        self._sealer: Sealer | None = None
+
+    def keys(self) -> list[SigningKey]:
+        return load_signing_keys(self.settings.keys)
+
+    def directory(self, key: SigningKey | None = None) -> CheckpointDirectory:
+        if self.settings.checkpoints is None:
+            raise AuditError("give --checkpoints DIR or set BLOODLEDGER_CHECKPOINTS")
+        return CheckpointDirectory(self.settings.checkpoints, key.verifier if key else None)
+
+    def sealer_now(self) -> Sealer:
+        """The sealer, made once (the same one for every batch of a long command)."""
+        if self._sealer is None:
+            self._sealer = self.sealer()
+        return self._sealer
+
+    def sealer(self) -> Sealer:
+        keys = self.keys()
+        publishers: list[CheckpointPublisher] = [self.directory(keys[0])]
+        if self.settings.bootstrap:
+            self._kafka = KafkaCheckpoints(self.settings.bootstrap)
+            publishers.append(self._kafka)
+        return Sealer(
+            self.ledger.event_log, self.store, keys, publishers, settings=self.settings.seal
+        )
+
+    def exporter(self) -> Exporter:
+        keys = self.keys()
+        directory = self.directory(keys[0])
+        return Exporter(
+            self.ledger.event_log,
+            self.store,
+            keys,
+            self.ledger.identities,
+            lambda: list(directory.all()),
+        )
+
+    def receive_cosignatures(self, notes: Sequence[bytes], witness_keys: Sequence[Path]) -> int:
+        """Store the witnesses' cosignatures found in ``notes`` (cosigned checkpoints),
+        each checked against its witness's key and the checkpoint it cosigns."""
+        keys = [load_verifier_key(p) for p in witness_keys]
+        if not keys or any(k.sig_type != COSIGNATURE for k in keys):
+            raise AuditError("give each witness's cosigning verifier key with --witness VKEY")
+        directory = self.directory()
+        signed = {c.size: c for c in self.store.checkpoints()}
+        found: list[Cosignature] = []
+        for data in notes:
+            note = Note.parse(data)
+            try:
+                size = int(note.text.split(b"\n")[1])
+            except (IndexError, ValueError):
+                raise AuditError("not a checkpoint") from None
+            ours = signed.get(size)
+            if ours is None or Note.parse(ours.note).text != note.text:
+                raise AuditError(
+                    f"the cosigned checkpoint of size {size} is not one this ledger signed"
+                )
+            checkpoint = SignedCheckpoint(Checkpoint.parse(note.text), note)
+            try:
+                cosigners = checkpoint.cosigners(keys)
+            except NoteError as e:
+                raise AuditError(f"checkpoint {size}: {e}") from None
+            if not cosigners:
+                raise AuditError(f"checkpoint {size}: no known witness cosigned it")
+            by_name = {k.name: k for k in keys}
+            for signature in note.signatures:
+                key = by_name.get(signature.name)
+                if key is not None and signature.key_id == key.key_id:
+                    found.append(
+                        Cosignature(
+                            size, key.name, key.key_id, cosigners[key.name], signature.line()
+                        )
+                    )
+            directory.add_signatures(size, note)
+        return self.store.add_cosignatures(found)
+
+    def close(self) -> None:
+        if self._kafka is not None:
+            self._kafka.close()
+        self.store.close()
+        if self.owns_ledger:
+            self.ledger.close()
+
+    def __enter__(self) -> Audit:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_audit(
+    store: Store, settings: AuditSettings, *, identity_key: IdentityKey | None = None
+) -> Audit:
+    """The audit log of ``store``: readable without the cipher key (the audit works on
+    stored bytes); with it, exports select people by identifier and reveal identifiers."""
+    ledger = open_ledger(store, create=False, identity_key=identity_key, identities_required=False)
+    try:
+        tables = store.audit_tables()
+    except BaseException:
+        ledger.close()
+        raise
+    return Audit(ledger, tables, settings)
+
+
+def audit_beside(ledger: BloodLedger, store: Store, settings: AuditSettings) -> Audit:
+    """The audit log of a ledger another command holds open (``ingest --seal``,
+    ``project --seal``): closing it leaves that ledger open."""
+    return Audit(ledger, store.audit_tables(), settings, owns_ledger=False)

@@ -105,13 +105,21 @@ class Projector:
         return self.catch_up(progress)
 
     def run(
-        self, *, until_idle: float | None = None, stop: Callable[[], bool], poll_s: float = 0.5
+        self,
+        *,
+        until_idle: float | None = None,
+        stop: Callable[[], bool],
+        poll_s: float = 0.5,
+        after: Callable[[], object] | None = None,
     ) -> int:
-        """Follow the log until stopped (or idle for ``until_idle`` seconds)."""
+        """Follow the log until stopped (or idle for ``until_idle`` seconds); ``after``
+        runs after each catch-up (the audit sealer of ``project --seal``)."""
         applied = 0
         last_work = time.monotonic()
         while not stop():
             done = self.catch_up(stop=stop)
+            if after is not None:
+                after()
             applied += done
             now = time.monotonic()
             if done:

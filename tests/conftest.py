@@ -21,6 +21,23 @@ from ledger.services.application import BloodLedger
 PG_URL = os.environ.get("BLOODLEDGER_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 
 
+#: Variables an operator may have exported that would change what the tests' commands do.
+OPERATOR_ENVIRONMENT = (
+    "BLOODLEDGER_STORE",
+    "BLOODLEDGER_CIPHER_KEY",
+    "BLOODLEDGER_AUDIT_KEY",
+    "BLOODLEDGER_CHECKPOINTS",
+    "BLOODLEDGER_WITNESSES",
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_operator_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts from none of the ledger's variables set (a test sets its own)."""
+    for name in OPERATOR_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+
+
 def pg_store_url() -> str:
     """A PostgreSQL store URL in a fresh schema of its own."""
     return f"{PG_URL}?schema=t_{uuid.uuid4().hex[:12]}"

@@ -9,6 +9,7 @@ key text itself), so a container can take it from a secret.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from ledger.domain.note import NoteError, SigningKey, VerifierKey
@@ -54,6 +55,18 @@ def load_signing_key(source: str | None) -> SigningKey:
         return SigningKey.parse(text)
     except NoteError as e:
         raise KeyFileError(f"the signing key is unreadable: {e}") from None
+
+
+def load_signing_keys(sources: Sequence[str]) -> list[SigningKey]:
+    """Every key named: several while a key is rotated (each source may also list
+    several, separated by commas, as ``BLOODLEDGER_AUDIT_KEY`` can)."""
+    named = [part for source in sources for part in source.split(",") if part.strip()]
+    if not named:
+        return [load_signing_key(None)]
+    keys = [load_signing_key(part.strip()) for part in named]
+    if len({k.name for k in keys}) != 1:
+        raise KeyFileError("the signing keys of one log share one name (its origin)")
+    return keys
 
 
 def load_verifier_key(path: Path) -> VerifierKey:

@@ -122,8 +122,9 @@ class IdentityKey:
         return hmac.digest(self._seal, token.encode("ascii"), "sha256")
 
     def seal(self, kind: str, value: str) -> str:
-        """``value`` sealed (a value already sealed is returned as it is)."""
-        if value.startswith(PREFIX):
+        """``value`` sealed (a value this key already sealed is returned as it is; one
+        that only looks sealed is an identifier like any other, and is sealed)."""
+        if value.startswith(PREFIX) and self.opens(value):
             return value
         found = self._sealed.get((kind, value))
         if found is None:
@@ -137,6 +138,14 @@ class IdentityKey:
             self._remember(self._sealed, (kind, value), found)
             self._remember(self._revealed, found, value)
         return found
+
+    def opens(self, sealed: str) -> bool:
+        """Whether ``sealed`` is an identifier sealed with this key."""
+        try:
+            self.reveal(sealed)
+        except IdentityKeyError:
+            return False
+        return True
 
     def reveal(self, sealed: str) -> str:
         """The identifier inside ``sealed`` (anything not sealed is returned as it is)."""
@@ -192,12 +201,20 @@ class Identities:
             if PREFIX not in document:
                 return document
             key = self.key
-            return SEALED.sub(lambda m: key.reveal(m.group(0)), document)
+            return SEALED.sub(lambda m: _revealed_or_as_is(key, m.group(0)), document)
         if isinstance(document, dict):
             return {k: self.revealed(v) for k, v in document.items()}
         if isinstance(document, list | tuple):
             return [self.revealed(v) for v in document]
         return document
+
+
+def _revealed_or_as_is(key: IdentityKey, text: str) -> str:
+    """A sealed identifier revealed; text that only looks like one, as it is."""
+    try:
+        return key.reveal(text)
+    except IdentityKeyError:
+        return text
 
 
 CLEAR = Identities(None)

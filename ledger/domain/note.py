@@ -28,6 +28,8 @@ COSIGNATURE = 0x04
 COSIGNATURE_HEADER = b"cosignature/v1\n"
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 _DASH = "\u2014 "
+#: A cosignature's timestamp is at most 2**63 - 1 (tlog-cosignature).
+MAX_TIMESTAMP = 2**63 - 1
 #: Verifiers must accept at least 16 signatures; more than this is refused.
 MAX_SIGNATURES = 100
 
@@ -97,6 +99,8 @@ class VerifierKey:
             if len(signature) != 72:
                 return None
             (timestamp,) = struct.unpack(">Q", signature[:8])
+            if timestamp > MAX_TIMESTAMP:
+                return None
             message, signature = cosigned_message(text, timestamp), signature[8:]
         try:
             public.verify(signature, message)
@@ -148,6 +152,8 @@ class SigningKey:
 
     def signature(self, text: bytes, timestamp: int = 0) -> Signature:
         if self.sig_type == COSIGNATURE:
+            if not 0 < timestamp <= MAX_TIMESTAMP:
+                raise NoteError("a cosignature needs its time (POSIX seconds, not zero)")
             signed = self.private.sign(cosigned_message(text, timestamp))
             raw = struct.pack(">Q", timestamp) + signed
         else:
@@ -245,8 +251,11 @@ class Checkpoint:
     @classmethod
     def parse(cls, text: bytes) -> Checkpoint:
         lines = text.decode("utf-8", "replace").split("\n")
-        if len(lines) < 4 or lines[-1] != "" or not all(lines[:-1]):
-            raise NoteError("a checkpoint is origin, size and root hash, one per line")
+        if len(lines) != 4 or lines[-1] != "" or not all(lines[:-1]):
+            raise NoteError(
+                "a checkpoint is origin, size and root hash, one per line (this ledger's "
+                "have no extension lines)"
+            )
         origin, size, root = lines[0], lines[1], lines[2]
         if not size.isdigit() or (size != "0" and size.startswith("0")):
             raise NoteError("a checkpoint's size is a decimal without leading zeroes")

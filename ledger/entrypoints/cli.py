@@ -6,32 +6,17 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from ledger.adapters.kafka import DEFAULT_TOPIC, GroupTimeouts
 from ledger.adapters.persistence.base import StoreError
 from ledger.domain.inventory import AlertPolicy
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
 from ledger.entrypoints import audit
+from ledger.entrypoints.arguments import timestamp
 from ledger.entrypoints.commands import COMMANDS
 from ledger.entrypoints.runtime import configure_logging, tune_garbage_collector
 
 log = logging.getLogger("bloodledger")
-
-
-def _timestamp(text: str) -> datetime:
-    """ISO-8601 with a timezone, or a plain date (midnight UTC)."""
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as e:
-        msg = f"not an ISO-8601 timestamp: {text!r}"
-        raise argparse.ArgumentTypeError(msg) from e
-    if len(text) == 10:
-        return value.replace(tzinfo=UTC)
-    if value.tzinfo is None:
-        msg = "give a timezone, e.g. 2026-09-01T08:00:00Z or +08:00"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def _add_policy(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +42,7 @@ def _add_policy(parser: argparse.ArgumentParser) -> None:
 def _add_known_at(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--known-at",
-        type=_timestamp,
+        type=timestamp,
         metavar="ISO-8601",
         help="what the ledger knew then: only facts it had recorded by that moment",
     )
@@ -109,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="consumer-group liveness; keep short for the embedded broker",
     )
     ingest.add_argument("--project", action="store_true", help="also keep the projections current")
+    audit.add_seal_arguments(ingest, inside=True)
 
     project = command("project", help="keep the projections current (poll the event store)")
     _add_store(project)
@@ -116,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--until-idle", type=float, metavar="SECONDS", help="exit once caught up this long"
     )
     project.add_argument("--lookback-window-days", type=int, default=DEFAULT_WINDOW_DAYS)
+    audit.add_seal_arguments(project, inside=True)
 
     projections = command("projections", help="rebuild the projections, or show their lag")
     projections.add_argument("action", choices=("rebuild", "status"))
@@ -125,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     inventory = command("inventory", help="stock per facility, component and group, with alerts")
     inventory.add_argument("--facility", metavar="FIN", help="one facility only")
     inventory.add_argument(
-        "--as-of", type=_timestamp, metavar="ISO-8601", help="stock at a past moment"
+        "--as-of", type=timestamp, metavar="ISO-8601", help="stock at a past moment"
     )
     _add_known_at(inventory)
     inventory.add_argument("--json", action="store_true")
@@ -148,13 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     lookback.add_argument("--reason", help="why (for open)")
     lookback.add_argument(
         "--since",
-        type=_timestamp,
+        type=timestamp,
         metavar="DATE",
         help=f"earliest collection (default {DEFAULT_WINDOW_DAYS} days ago)",
     )
     lookback.add_argument(
         "--at",
-        type=_timestamp,
+        type=timestamp,
         metavar="ISO-8601",
         help="when the case is opened: the end of its window and the time of its quarantines "
         "(default now)",
@@ -171,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--json", action="store_true")
 
     alerts = command("alerts", help="units with safety flags and inventory alerts, newest first")
-    alerts.add_argument("--since", type=_timestamp, metavar="ISO-8601")
-    alerts.add_argument("--as-of", type=_timestamp, metavar="ISO-8601", help="inventory moment")
+    alerts.add_argument("--since", type=timestamp, metavar="ISO-8601")
+    alerts.add_argument("--as-of", type=timestamp, metavar="ISO-8601", help="inventory moment")
     _add_known_at(alerts)
     alerts.add_argument("--json", action="store_true")
     _add_store(alerts)
@@ -184,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--product", metavar="CODE", help="one unit's product code (default: all units)"
     )
     history.add_argument(
-        "--as-of", type=_timestamp, metavar="ISO-8601", help="replay facts occurred by then"
+        "--as-of", type=timestamp, metavar="ISO-8601", help="replay facts occurred by then"
     )
     _add_known_at(history)
     history.add_argument("--json", action="store_true", help="print one JSON document")

@@ -4,6 +4,12 @@ Each handler takes the parsed arguments and returns the exit status; the
 parser lives in :mod:`ledger.entrypoints.cli`, the wiring in
 :mod:`ledger.bootstrap`. Imports are local to each handler so that a command
 loads only what it uses (``bloodledger --help`` stays fast).
+
+Identifiers: every handler that opens the store hands it the key from
+``BLOODLEDGER_CIPHER_KEY`` (:func:`~ledger.entrypoints.runtime.cipher_key`); a
+donor or patient id typed on the command line is sealed before it is looked
+up or recorded, and every output that can name one is revealed just before
+it is printed (text and ``--json`` alike).
 """
 
 from __future__ import annotations
@@ -11,41 +17,29 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from ledger.adapters.kafka import GroupTimeouts
 from ledger.domain.inventory import AlertPolicy
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
+from ledger.entrypoints.runtime import stop_on_signals
 
 if TYPE_CHECKING:
-    from ledger.bootstrap import ReadModels
+    from ledger.adapters.persistence import Store
+    from ledger.bootstrap import Audit, ReadModels
+    from ledger.domain.identity import Identities
+    from ledger.services.application import BloodLedger
     from projections.ports import ReadModelStore
 
 log = logging.getLogger("bloodledger")
 
 #: ``ingest``'s status when it ended with a partition held at an undecodable batch.
 EXIT_HELD = 3
-
-
-def _stop_on_signals(command: str) -> threading.Event:
-    """An event set by SIGTERM or SIGINT: long-running commands stop after their current batch."""
-    stopping = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        log.info("%s: signal %d, stopping after the current batch", command, signum)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    return stopping
 
 
 def _policy(args: argparse.Namespace) -> AlertPolicy:
@@ -61,6 +55,7 @@ def _policy(args: argparse.Namespace) -> AlertPolicy:
 def _ingest(args: argparse.Namespace) -> int:
     from ledger.adapters.persistence import resolve_store
     from ledger.bootstrap import KafkaSettings, ingestor, open_ledger
+    from ledger.entrypoints.runtime import cipher_key
     from ledger.services.ingest import IngestSettings
 
     store = resolve_store(args.store)
@@ -76,19 +71,65 @@ def _ingest(args: argparse.Namespace) -> int:
         until_idle=args.until_idle,
         progress_every=args.progress_every,
     )
-    stopping = _stop_on_signals("ingest")
-    models = _read_models(args) if args.project else None
-    ledger = models.ledger if models else open_ledger(store)
-    after_batch = models.projector.catch_up if models else None
+    stopping = stop_on_signals("ingest")
+    models = _read_models(args, store) if args.project else None
+    ledger = models.ledger if models else open_ledger(store, identity_key=cipher_key())
+    try:
+        audit = _audit_beside(args, ledger, store)
+    except BaseException:
+        (models or ledger).close()
+        raise
+    hooks: list[Callable[[], object]] = [models.projector.catch_up] if models else []
+    hooks += [audit.sealer_now().tick] if audit else []
     log.info("ingest %s -> %s (group %s)", args.topic, store.redacted(), args.group)
-    worker = ingestor(ledger, kafka, settings, after_batch=after_batch)
+    worker = ingestor(ledger, kafka, settings, after_batch=_each(hooks))
     try:
         worker.run(stop=stopping.is_set)
+        _seal_the_rest(audit)
     finally:
+        if audit is not None:
+            audit.close()
         (models or ledger).close()
     for held in worker.held.values():
         print(f"bloodledger ingest: {held}; the partition is held there", file=sys.stderr)
     return EXIT_HELD if worker.held else 0
+
+
+def _audit_beside(args: argparse.Namespace, ledger: BloodLedger, store: Store) -> Audit | None:
+    """With ``--seal``: the audit log beside the ledger the command holds (its sealer
+    runs after each batch); refuses, before any work, without its key or publication."""
+    if not args.seal:
+        return None
+    from ledger.bootstrap import audit_beside
+    from ledger.entrypoints.audit import seal_settings
+
+    audit = audit_beside(ledger, store, seal_settings(args))
+    try:
+        audit.sealer_now().republish()
+    except BaseException:
+        audit.close()
+        raise
+    return audit
+
+
+def _seal_the_rest(audit: Audit | None) -> None:
+    """On a clean stop, seal what the last batches left waiting: the published
+    checkpoint then covers every fact the command stored."""
+    if audit is not None:
+        sealed = audit.sealer_now().seal()
+        log.info("sealed %d facts; the tree has %d", sealed.facts, sealed.size)
+
+
+def _each(hooks: Sequence[Callable[[], object]]) -> Callable[[], object] | None:
+    """One hook running each of ``hooks`` in turn (none: no hook)."""
+    if not hooks:
+        return None
+
+    def run() -> None:
+        for hook in hooks:
+            hook()
+
+    return run
 
 
 def _history(args: argparse.Namespace) -> int:
@@ -96,6 +137,7 @@ def _history(args: argparse.Namespace) -> int:
     from ledger.bootstrap import open_ledger
     from ledger.domain.din import InvalidDIN, validate_din
     from ledger.entrypoints.reports import history_text
+    from ledger.entrypoints.runtime import cipher_key
     from ledger.services.history import history_json
 
     try:
@@ -103,10 +145,10 @@ def _history(args: argparse.Namespace) -> int:
     except InvalidDIN as e:
         print(f"bloodledger history: {e}", file=sys.stderr)
         return 2
-    ledger = open_ledger(resolve_store(args.store), create=False)
+    ledger = open_ledger(resolve_store(args.store), create=False, identity_key=cipher_key())
     try:
         units = ledger.units_of(args.din, args.product, known_at=args.known_at)
-        document = history_json(units, args.as_of, args.known_at)
+        document = ledger.identities.revealed(history_json(units, args.as_of, args.known_at))
     finally:
         ledger.close()
     print(
@@ -195,29 +237,37 @@ def _writes(args: argparse.Namespace) -> bool:
     return args.command in WRITERS or f"{args.command} {action}" in WRITERS
 
 
-def _read_models(args: argparse.Namespace) -> ReadModels:
+def _read_models(args: argparse.Namespace, store: Store | None = None) -> ReadModels:
     from ledger.adapters.persistence import resolve_store
     from ledger.bootstrap import open_read_models_of
+    from ledger.entrypoints.runtime import cipher_key
 
     window = getattr(args, "lookback_window_days", DEFAULT_WINDOW_DAYS)
     return open_read_models_of(
-        resolve_store(args.store), create=_writes(args), lookback_window_days=window
+        store or resolve_store(args.store),
+        create=_writes(args),
+        lookback_window_days=window,
+        identity_key=cipher_key(),
     )
 
 
 @contextmanager
-def _view(args: argparse.Namespace) -> Iterator[ReadModelStore]:
-    """The read models, current — or as the ledger knew them at ``--known-at``."""
+def _view(args: argparse.Namespace) -> Iterator[tuple[ReadModelStore, Identities]]:
+    """The read models, current — or as the ledger knew them at ``--known-at`` — and
+    how the ledger treats identifiers."""
     if args.known_at is None:
         with _read_models(args) as models:
             models.projector.catch_up()
-            yield models.view
+            yield models.view, models.identities
         return
     from ledger.adapters.persistence import resolve_store
     from ledger.bootstrap import read_models_known_at
+    from ledger.domain.identity import CLEAR, Identities
+    from ledger.entrypoints.runtime import cipher_key
 
-    with read_models_known_at(resolve_store(args.store), args.known_at) as view:
-        yield view
+    key = cipher_key()
+    with read_models_known_at(resolve_store(args.store), args.known_at, identity_key=key) as view:
+        yield view, CLEAR if key is None else Identities(key)  # the store accepted the key
 
 
 def _print_json(document: object) -> None:
@@ -225,12 +275,22 @@ def _print_json(document: object) -> None:
 
 
 def _project(args: argparse.Namespace) -> int:
-    stopping = _stop_on_signals("project")
-    with _read_models(args) as models:
+    from ledger.adapters.persistence import resolve_store
+
+    stopping = stop_on_signals("project")
+    store = resolve_store(args.store)
+    with _read_models(args, store) as models:
         log.info(
             "projecting; position %d, lag %d", models.projector.position(), models.projector.lag()
         )
-        models.projector.run(until_idle=args.until_idle, stop=stopping.is_set)
+        audit = _audit_beside(args, models.ledger, store)
+        try:
+            after = audit.sealer_now().tick if audit else None
+            models.projector.run(until_idle=args.until_idle, stop=stopping.is_set, after=after)
+            _seal_the_rest(audit)
+        finally:
+            if audit is not None:
+                audit.close()
         log.info(
             "stopped at position %d, lag %d", models.projector.position(), models.projector.lag()
         )
@@ -258,7 +318,7 @@ def _inventory(args: argparse.Namespace) -> int:
     from projections.queries import inventory
 
     at = args.as_of or args.known_at or datetime.now(UTC)
-    with _view(args) as view:
+    with _view(args) as (view, _):
         rows = [row.to_json() for row in inventory(view, at, _policy(args), args.facility)]
     if args.json:
         _print_json(rows)
@@ -271,13 +331,15 @@ def _trace(args: argparse.Namespace) -> int:
     from ledger.entrypoints.reports import trace_text
     from projections import queries
 
-    with _view(args) as view:
+    with _view(args) as (view, identities):
         if args.donor:
-            document = queries.trace_donor(view, args.donor)
+            document = queries.trace_donor(view, identities.seal("donor", args.donor))
         elif args.patient:
-            document = queries.trace_patient(view, args.patient)
+            document = queries.trace_patient(view, identities.seal("patient", args.patient))
         else:
             document = queries.trace_din(view, args.din)
+    document = identities.revealed(document)
+    document["donors"] = sorted(document["donors"])  # sorted as shown, not as sealed
     _print_json(document) if args.json else print(trace_text(document))
     return 0 if document["units"] or document["donations"] else 1
 
@@ -295,14 +357,15 @@ def _lookback(args: argparse.Namespace) -> int:
                 return 2
             now = args.at or datetime.now(UTC)  # when the investigator opens it: an input
             since = args.since or now - timedelta(days=DEFAULT_WINDOW_DAYS)
-            case_id = args.case or manual_case_id(args.donor, since, args.reason)
-            request = CaseRequest(case_id, args.donor, args.reason, since, now, None, args.actor)
+            donor = models.identities.seal("donor", args.donor)  # the case id from it too
+            case_id = args.case or manual_case_id(donor, since, args.reason)
+            request = CaseRequest(case_id, donor, args.reason, since, now, None, args.actor)
             quarantined = models.lookbacks.open(request)
             log.info("lookback %s: %d units newly quarantined", case_id, quarantined)
         elif not args.case:
             print("bloodledger lookback show: give the CASE id", file=sys.stderr)
             return 2
-        report = models.lookbacks.report(args.case or case_id)
+        report = models.identities.revealed(models.lookbacks.report(args.case or case_id))
     if report is None:
         print(f"bloodledger lookback: no case {args.case!r}", file=sys.stderr)
         return 1
@@ -315,8 +378,8 @@ def _alerts(args: argparse.Namespace) -> int:
     from projections.queries import alerts
 
     at = args.as_of or args.known_at or datetime.now(UTC)
-    with _view(args) as view:
-        entries = alerts(view, at, _policy(args), args.since)
+    with _view(args) as (view, identities):
+        entries = identities.revealed(alerts(view, at, _policy(args), args.since))
     _print_json(entries) if args.json else print(alerts_text(entries))
     return 0
 
@@ -324,8 +387,9 @@ def _alerts(args: argparse.Namespace) -> int:
 def _reconcile(args: argparse.Namespace) -> int:
     from ledger.adapters.persistence import resolve_store
     from ledger.bootstrap import open_ledger, reconcile_topic
+    from ledger.entrypoints.runtime import cipher_key
 
-    ledger = open_ledger(resolve_store(args.store), create=False)
+    ledger = open_ledger(resolve_store(args.store), create=False, identity_key=cipher_key())
     try:
         result = reconcile_topic(ledger, args.bootstrap, args.topic)
     finally:

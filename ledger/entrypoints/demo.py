@@ -4,11 +4,18 @@ Starts the bundled broker on a free port, publishes a generated stream (plus a
 few malformed messages, to show dead-lettering), ingests it into SQLite with
 the same :class:`~ledger.services.ingest.Ingestor` production uses, prints a summary
 and a few example histories, and shuts the broker down.
+
+The demo store is protected: its donor and patient identifiers are sealed
+with ``BLOODLEDGER_CIPHER_KEY``, or — unset — with a key made for it and kept
+beside it (``demo-output/cipher.key``), which the commands it suggests read.
+What it prints shows the identifiers revealed, as the commands do.
 """
 
 from __future__ import annotations
 
 import collections
+import os
+import shlex
 import sys
 import time
 from datetime import datetime
@@ -22,12 +29,14 @@ from ledger.adapters.persistence.sqlite import SQLiteStore
 from ledger.bootstrap import KafkaSettings, ingestor, open_ledger, open_read_models_of
 from ledger.domain.din import check_character
 from ledger.domain.facts import ReportedFact
+from ledger.domain.identity import IdentityKey, generate_master_key
 from ledger.domain.inventory import AlertLevel, AlertPolicy
 from ledger.domain.unit import UnitRecord
 from ledger.domain.unit_state import Status, UnitState
 from ledger.domain.vocabulary import BREACH_FLAGS, Flag
 from ledger.entrypoints.progress import ProgressBar
 from ledger.entrypoints.reports import history_text, inventory_text, lookback_text
+from ledger.entrypoints.runtime import CIPHER_KEY_ENV, cipher_key
 from ledger.services.application import BloodLedger
 from ledger.services.history import history_json
 from ledger.services.ingest import IngestCounters, IngestSettings
@@ -65,6 +74,30 @@ def _fresh_store(url: str) -> Store:
     return store
 
 
+def _demo_key(store: Store) -> tuple[IdentityKey, str]:
+    """The key the demo seals identifiers with, and the shell prefix its suggested
+    commands need: ``BLOODLEDGER_CIPHER_KEY``'s, or one made for this demo store and
+    kept in a file beside it (a store that is not recreated keeps its file's key)."""
+    given = cipher_key()
+    if given is not None:
+        print(f"Identifiers sealed with the key in {CIPHER_KEY_ENV}")
+        return given, ""
+    folder = store.path.parent if isinstance(store, SQLiteStore) else Path("demo-output")
+    path = folder / "cipher.key"
+    if isinstance(store, SQLiteStore) or not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(generate_master_key() + "\n")
+    shown = shlex.quote(str(path))
+    print(
+        f"Identifiers sealed with a new key kept in {path} ({CIPHER_KEY_ENV} unset); "
+        f"the commands below read it from there"
+    )
+    return IdentityKey(path.read_text("ascii")), f"{CIPHER_KEY_ENV}=$(cat {shown}) "
+
+
 def _summary(ledger: BloodLedger, stream: DemoStream) -> list[UnitRecord]:
     dins = list(dict.fromkeys(f.din for f in stream.facts))
     units = [unit for din in dins for unit in ledger.units_of(din)]
@@ -98,8 +131,8 @@ def _examples(units: list[UnitRecord]) -> list[UnitRecord]:
     return picks
 
 
-def _ingest(store: Store, bootstrap: str) -> tuple[BloodLedger, IngestCounters]:
-    ledger = open_ledger(store)
+def _ingest(store: Store, bootstrap: str, key: IdentityKey) -> tuple[BloodLedger, IngestCounters]:
+    ledger = open_ledger(store, identity_key=key)
     kafka = KafkaSettings(bootstrap=bootstrap, topic=DEFAULT_TOPIC, group="bloodledger-demo")
     settings = IngestSettings(topic=DEFAULT_TOPIC, until_idle=3.0)
     started = time.monotonic()
@@ -112,9 +145,9 @@ def _ingest(store: Store, bootstrap: str) -> tuple[BloodLedger, IngestCounters]:
     return ledger, counters
 
 
-def _read_model_summary(store: Store, last: datetime) -> None:
+def _read_model_summary(store: Store, last: datetime, key: IdentityKey) -> None:
     """Projections: stock alerts at the end of the stream and the lookbacks the ledger opened."""
-    with open_read_models_of(store) as models:
+    with open_read_models_of(store, identity_key=key) as models:
         bar = ProgressBar("projections")
         models.projector.catch_up(bar)
         bar.finish()
@@ -126,7 +159,8 @@ def _read_model_summary(store: Store, last: datetime) -> None:
         reports = [r for r in map(models.lookbacks.report, models.view.case_ids()) if r]
         print(f"\n{len(reports)} lookback cases opened by the ledger; the widest:")
         if reports:
-            print(lookback_text(max(reports, key=lambda r: (len(r["donations"]), r["case_id"]))))
+            widest = max(reports, key=lambda r: (len(r["donations"]), r["case_id"]))
+            print(lookback_text(models.identities.revealed(widest)))
 
 
 def run_demo(config: DemoConfig, store_url: str) -> int:
@@ -141,24 +175,26 @@ def run_demo(config: DemoConfig, store_url: str) -> int:
         f"{config.days} days ({stream.late} arriving late, {stream.resent} re-sent), "
         f"plus {len(bad)} malformed messages"
     )
+    key, with_key = _demo_key(store)
     with EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap, {DEFAULT_TOPIC: PARTITIONS, dlq_topic(DEFAULT_TOPIC): 1})
         started = time.monotonic()
         sent = publish(broker.bootstrap, DEFAULT_TOPIC, messages + bad)
         print(f"Published {sent} messages in {time.monotonic() - started:.1f} s")
-        ledger, counters = _ingest(store, broker.bootstrap)
+        ledger, counters = _ingest(store, broker.bootstrap, key)
         try:
             units = _summary(ledger, stream)
             for unit in _examples(units):
-                print(history_text(history_json([unit])))
+                print(history_text(ledger.identities.revealed(history_json([unit]))))
         finally:
             ledger.close()
     last = max(f.occurred_at for f in stream.facts)
-    _read_model_summary(store, last)
+    _read_model_summary(store, last, key)
     print(
-        f"\nBroker stopped. Explore:\n  bloodledger history {units[0].din} --store {store.url}\n"
-        f"  bloodledger inventory --as-of {last.isoformat()} --store {store.url}\n"
-        f"  bloodledger alerts --as-of {last.isoformat()} --store {store.url}"
+        f"\nBroker stopped. Explore:\n"
+        f"  {with_key}bloodledger history {units[0].din} --store {store.url}\n"
+        f"  {with_key}bloodledger inventory --as-of {last.isoformat()} --store {store.url}\n"
+        f"  {with_key}bloodledger alerts --as-of {last.isoformat()} --store {store.url}"
     )
     accounted = counters.stored + counters.duplicates + counters.dead_lettered
     return 0 if accounted == sent else 1

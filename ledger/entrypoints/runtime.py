@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import signal
 import sys
+import threading
+from collections.abc import Mapping
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from ledger.services.ports import first_line
+
+if TYPE_CHECKING:
+    from ledger.domain.identity import IdentityKey
+
+#: The master key of protected identities (``bloodledger audit cipher-key`` makes one).
+CIPHER_KEY_ENV = "BLOODLEDGER_CIPHER_KEY"
 
 #: Allocations between young-generation collections (Python's default: 700).
 YOUNG_GENERATION_THRESHOLD = 50_000
@@ -58,3 +70,41 @@ def configure_logging(*, verbose: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+class InvalidCipherKey(ValueError):
+    """``BLOODLEDGER_CIPHER_KEY`` holds something that is not a key (exit status 2)."""
+
+
+def cipher_key(environ: Mapping[str, str] | None = None) -> IdentityKey | None:
+    """The identity key from ``BLOODLEDGER_CIPHER_KEY`` (``None``: unset or empty).
+
+    Read here, at the entrypoint, and handed to :func:`ledger.bootstrap.open_ledger`:
+    the store says whether it needs one and which. Raises :class:`InvalidCipherKey`,
+    one line, if the variable holds anything but 32 bytes in base64.
+    """
+    from ledger.domain.identity import IdentityKey, IdentityKeyError
+
+    text = (os.environ if environ is None else environ).get(CIPHER_KEY_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        return IdentityKey(text)
+    except IdentityKeyError as error:
+        msg = f"{CIPHER_KEY_ENV} is not a usable key: {error}"
+        raise InvalidCipherKey(msg) from None
+
+
+def stop_on_signals(command: str) -> threading.Event:
+    """An event set by SIGTERM or SIGINT: long-running commands stop after their current batch."""
+    stopping = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        logging.getLogger("bloodledger").info(
+            "%s: signal %d, stopping after the current batch", command, signum
+        )
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    return stopping

@@ -10,6 +10,12 @@ Kafka offset commit was lost (``shared/notes/eventsourcing-library.md`` §1.11).
 The application is configured only by the environment it is given (its
 store's, see :mod:`ledger.adapters.persistence`), never by the process's:
 an operator's stray variable cannot change what is recorded or where.
+
+Donor and patient identifiers are sealed here, before anything else sees a
+fact (:attr:`BloodLedger.identities`, :mod:`ledger.domain.identity`): every
+writer — the Kafka ingest, lookbacks, the demo, tests — records sealed
+identifiers in a protected ledger, and the domain and the read models work on
+them unchanged.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ from eventsourcing.utils import Environment, EnvType
 from ledger.domain.donation import Donation, Workspace, donation_id, record_fact, unit_record
 from ledger.domain.events import Fact
 from ledger.domain.facts import ReportedFact
+from ledger.domain.identity import CLEAR, Identities, IdentityKey, is_sealed
+from ledger.domain.lookback import LookbackCase
+from ledger.domain.protection import PROTECTION_ID, IdentityProtection
 from ledger.domain.stream import FactStream, Recorded
 from ledger.domain.unit import BloodUnit, UnitRecord, unit_id
 from ledger.services.eventlog import EventLog
@@ -80,6 +89,34 @@ class BatchOutcome:
     conflicts: list[Conflict] = field(default_factory=list)
 
 
+class IdentitiesWithheld(ValueError):
+    """A protected ledger opened without its key was asked to record something."""
+
+
+class WithheldIdentities(Identities):
+    """A protected ledger opened without its key (to read stored bytes, e.g. for an
+    audit): identifiers stay sealed, and nothing can be sealed, so nothing is recorded."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    @property
+    def protected(self) -> bool:
+        return True
+
+    def seal(self, kind: str, value: str) -> str:
+        raise IdentitiesWithheld(_WITHHELD)
+
+    def sealed_fact(self, fact: ReportedFact) -> ReportedFact:
+        raise IdentitiesWithheld(_WITHHELD)
+
+
+_WITHHELD = (
+    "this ledger's identifiers are encrypted and it was opened without its cipher key: "
+    "it records nothing"
+)
+
+
 def _fact_id(fact: Fact) -> FactId:
     return FactId(fact.event_id, fact.originator_id, fact.originator_version)
 
@@ -102,9 +139,13 @@ class BloodLedger(Application[UUID]):
         *,
         transcoder: JSONTranscoder | None = None,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        identities: Identities = CLEAR,
     ) -> None:
         self._transcoder = transcoder if transcoder is not None else JSONTranscoder()
         self.cache_size = cache_size
+        #: How this ledger treats donor and patient identifiers: every fact recorded
+        #: is sealed with them first; outputs reveal with them (set when opened).
+        self.identities = identities
         self.recent: OrderedDict[UUID, Donation | BloodUnit] = OrderedDict()
         super().__init__(env)
         #: The log, read-only: what the read side is given.
@@ -156,6 +197,26 @@ class BloodLedger(Application[UUID]):
             log.warning("%d stored facts reuse an event id of another; kept the first", reused)
         return len(fact_ids)
 
+    def protection(self) -> IdentityProtection | None:
+        """The store's identity protection (``None``: its identifiers are in the clear)."""
+        found = self.load(PROTECTION_ID)
+        return found if isinstance(found, IdentityProtection) else None
+
+    def protect(self, key: IdentityKey) -> IdentityProtection:
+        """Record that this ledger's identifiers are sealed under ``key`` (its log empty),
+        and seal with it from now on; returns the protection stored — this one, or the one
+        another process recorded at the same moment (the caller checks it is ``key``'s)."""
+        protection = IdentityProtection.protect(key.check)
+        try:
+            self.events.put(protection.collect_events(), trackings=[], checkpoints=[], fact_ids=[])
+        except IntegrityError:  # another process created the store at the same moment
+            stored = self.protection()
+            if stored is None:
+                raise
+            return stored
+        self.identities = Identities(key)
+        return protection
+
     def load(self, aggregate_id: UUID) -> Any:
         """One aggregate (``None`` if it has no events), read as the log reads them."""
         return self.event_log.aggregates([aggregate_id]).get(aggregate_id)
@@ -182,22 +243,26 @@ class BloodLedger(Application[UUID]):
     def prepare(
         self, facts: Sequence[ReportedFact], *, also: Sequence[BaseAggregate[UUID]] = ()
     ) -> Batch:
-        """Apply a batch to its aggregates in memory: what it would store, what it refuses."""
-        workspace = self._workspace(facts)
+        """Apply a batch to its aggregates in memory: what it would store, what it refuses.
+
+        Each fact's identifiers are sealed first (a sealed one stays as it is); a
+        conflict names the fact as given, so the caller finds the record it came in."""
+        sealed = self._sealed(facts, also)
+        workspace = self._workspace(sealed)
         duplicates = 0
         conflicts: list[Conflict] = []
         in_batch: dict[str, UUID] = {}
-        for fact in facts:
+        for given, fact in zip(facts, sealed, strict=True):
             stream = stream_of(fact)
             elsewhere = in_batch.setdefault(fact.event_id, stream)
             if elsewhere != stream:  # the id is taken by a fact of this batch in another stream
-                conflicts.append(self._conflict(fact, workspace.stream(elsewhere)))
+                conflicts.append(self._conflict(given, workspace.stream(elsewhere)))
                 continue
             recorded, holder = record_fact(fact, workspace)
             if recorded == Recorded.REPEAT:
                 duplicates += 1
             elif recorded == Recorded.CONFLICT:
-                conflicts.append(self._conflict(fact, holder))
+                conflicts.append(self._conflict(given, holder))
         aggregates = [*workspace.aggregates(), *also]
         events = [e for agg in aggregates for e in agg.collect_events()]
         fact_ids = [
@@ -206,6 +271,20 @@ class BloodLedger(Application[UUID]):
             if isinstance(e, Fact)
         ]
         return Batch(len(facts), duplicates, conflicts, events, fact_ids, workspace.aggregates())
+
+    def _sealed(
+        self, facts: Sequence[ReportedFact], also: Sequence[BaseAggregate[UUID]]
+    ) -> list[ReportedFact]:
+        """The facts with their identifiers sealed (refused: a ledger opened without its
+        key, or a lookback case naming a donor in the clear in a protected ledger)."""
+        if isinstance(self.identities, WithheldIdentities):
+            raise IdentitiesWithheld(_WITHHELD)
+        if self.identities.protected and any(
+            isinstance(a, LookbackCase) and not is_sealed(a.donor_id) for a in also
+        ):
+            msg = "a lookback case of a protected ledger must name its donor sealed"
+            raise ValueError(msg)
+        return [self.identities.sealed_fact(fact) for fact in facts]
 
     def commit(
         self,

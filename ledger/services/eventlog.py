@@ -45,6 +45,14 @@ class EventLog:
         """The last notification id (0 if the log is empty)."""
         return self._recorder.max_notification_id() or 0
 
+    def stored(self, streams: Sequence[UUID]) -> dict[tuple[UUID, int], StoredEvent]:
+        """Every stored event of these streams, as stored (bytes untouched), by
+        (stream, version): what the audit log's leaves are made of."""
+        return {
+            (UUID(str(s.originator_id)), s.originator_version): s
+            for s in self._recorder.select_streams(streams)
+        }
+
     def decode(self, stored: StoredEvent | Notification) -> DomainEventProtocol[UUID]:
         return self._mapper.to_domain_event(stored)
 

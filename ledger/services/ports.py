@@ -11,7 +11,7 @@ exactly-once logic is unit-tested with an in-memory consumer.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
@@ -234,3 +234,120 @@ class DonorIndex(Protocol):
         """The reactive infectious-marker results (din, event_id, test, occurred_at)."""
 
     def case(self, case_id: str) -> Row | None: ...
+
+
+# -- the audit log ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One sealed fact: its place in the tree, its leaf hash and links, what it is about."""
+
+    index: int
+    notification_id: int
+    leaf_hash: bytes
+    #: The leaf's links, one ``key previous`` per line (``ledger.domain.leaf``).
+    links: str
+    stream: UUID
+    version: int
+    topic: str
+    din: str | None
+    product_code: str | None
+    facility: str | None
+    actor: str | None
+    #: ``occurred_at`` in milliseconds since the epoch (None for facts without one).
+    occurred_at: int | None
+
+
+@dataclass(frozen=True)
+class SealedCheckpoint:
+    """A checkpoint the sealer signed: tree size, root, the signed note, when (ms)."""
+
+    size: int
+    root: bytes
+    note: bytes
+    sealed_at: int
+
+
+@dataclass(frozen=True)
+class Cosignature:
+    """A witness's cosignature of one checkpoint, as received."""
+
+    size: int
+    witness: str
+    key_id: int
+    signed_at: int
+    line: str
+
+
+class AuditStore(ABC):
+    """The sealed tree of a store, kept beside its events (SQLite and PostgreSQL).
+
+    The tree's size and the sealer's position are those of its last entry, and
+    one :meth:`append` writes entries, stored nodes, chain heads and the new
+    checkpoint in one transaction: a crash leaves all of a seal or none of it,
+    and a second sealer appending the same indexes fails on their key.
+    """
+
+    @abstractmethod
+    def size_and_position(self) -> tuple[int, int]:
+        """The tree's size and the notification id of its last leaf (0, 0 if empty)."""
+
+    @abstractmethod
+    def heads(self, chains: Sequence[str]) -> dict[str, int]:
+        """The last tree index of each of these chains that has one."""
+
+    @abstractmethod
+    def nodes(self, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Stored nodes by (level, index): level 0 are the leaf hashes."""
+
+    @abstractmethod
+    def append(
+        self,
+        entries: Sequence[AuditEntry],
+        nodes: Sequence[tuple[int, int, bytes]],
+        heads: Mapping[str, int],
+        checkpoint: SealedCheckpoint,
+    ) -> None:
+        """One seal, atomically (raises the library's ``IntegrityError`` if another
+        sealer appended first)."""
+
+    @abstractmethod
+    def checkpoints(self) -> list[SealedCheckpoint]:
+        """Every checkpoint signed, smallest first."""
+
+    @abstractmethod
+    def entries(self, indexes: Sequence[int]) -> list[AuditEntry]:
+        """These entries (those that exist), by index."""
+
+    @abstractmethod
+    def entries_between(self, start: int, stop: int) -> list[AuditEntry]:
+        """Entries ``start`` to ``stop - 1``, in order."""
+
+    @abstractmethod
+    def leaf_hashes(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        """(notification id, leaf hash) of leaves ``start`` to ``stop - 1``: what a full
+        check of the store compares, without the rest of each entry."""
+
+    @abstractmethod
+    def entries_where(
+        self,
+        *,
+        din: str | None = None,
+        facility: str | None = None,
+        actor: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+    ) -> list[AuditEntry]:
+        """Entries of a DIN, or reported by a facility or an actor, optionally with
+        ``occurred_at`` in [since, until] (ms), in index order."""
+
+    @abstractmethod
+    def add_cosignatures(self, cosignatures: Sequence[Cosignature]) -> int:
+        """Store cosignatures (a repeat is ignored); how many were new."""
+
+    @abstractmethod
+    def cosignatures(self) -> list[Cosignature]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...

@@ -13,7 +13,9 @@ store's notification log, and puts each record in exactly one class:
 - **unaccounted** — none of these: listed, and the command exits non-zero.
 
 It also checks that no fact is stored twice in one stream and that no event id
-is stored in two streams (the id is unique across the whole ledger).
+is stored in two streams (the id is unique across the whole ledger). A decoded
+record's identifiers are sealed as the ledger seals what it records, so a
+protected ledger's facts compare with the topic's as they were recorded.
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ def reconcile(
         result.records += 1
         origin = (record.topic, record.partition, record.offset)
         try:
-            fact = decode_record(decoder, record)
+            fact = ledger.identities.sealed_fact(decode_record(decoder, record))  # as stored
         except NotAFact as reason:
             if origin in dead:
                 result.dead_lettered += 1

@@ -69,7 +69,7 @@ class RefusingServer:
             break
         conn.sendall(b"R" + struct.pack("!ii", 8, 3))  # AuthenticationCleartextPassword
         conn.recv(1024)  # the password message
-        fields = b"SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"root\"\0\0"
+        fields = b'SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user "root"\0\0'
         conn.sendall(b"E" + struct.pack("!i", len(fields) + 4) + fields)
 
     def close(self) -> None:

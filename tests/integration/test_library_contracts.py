@@ -151,7 +151,6 @@ def _postgres_recorder(case: PostgresSchema) -> PostgresLedgerRecorder:
 # notification ids; the ledger defines none.)
 
 
-
 class TestSQLiteLedgerRecorderAsApplicationRecorder(
     SQLiteFile, contract.ApplicationRecorderTestCase[ApplicationRecorder]
 ):
@@ -171,7 +170,6 @@ class TestSQLiteLedgerRecorderNotificationIds(
         return _sqlite_recorder(self)
 
 
-
 class TestPostgresLedgerRecorderAsApplicationRecorder(
     PostgresSchema, contract.ApplicationRecorderTestCase[ApplicationRecorder]
 ):
@@ -179,9 +177,7 @@ class TestPostgresLedgerRecorderAsApplicationRecorder(
         return _postgres_recorder(self)
 
 
-class TestPostgresLedgerRecorderAsProcessRecorder(
-    PostgresSchema, contract.ProcessRecorderTestCase
-):
+class TestPostgresLedgerRecorderAsProcessRecorder(PostgresSchema, contract.ProcessRecorderTestCase):
     def create_recorder(self) -> ProcessRecorder:
         return _postgres_recorder(self)
 
@@ -191,7 +187,6 @@ class TestPostgresLedgerRecorderNotificationIds(
 ):
     def create_recorder(self) -> ApplicationRecorder:
         return _postgres_recorder(self)
-
 
 
 class TestMemoryLedgerRecorderAsApplicationRecorder(

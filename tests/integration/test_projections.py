@@ -192,9 +192,12 @@ def test_a_reactive_donation_opens_a_lookback_by_itself(models: ReadModels) -> N
     for code in (PLASMA, RBC):  # every unit of the window, the one transfused too
         [unit] = models.ledger.units_of(D1, code)
         quarantines = [f for f in unit.facts if f.EVENT_TYPE == "UnitQuarantined"]
-        assert [(q.case_id, q.occurred_at, q.actor, q.facility) for q in quarantines] == [  # type: ignore[attr-defined]
-            (automatic_case_id(D2), result.occurred_at, "bloodledger", D1[:5])
-        ]
+        assert (
+            [(q.case_id, q.occurred_at, q.actor, q.facility) for q in quarantines]
+            == [  # type: ignore[attr-defined]
+                (automatic_case_id(D2), result.occurred_at, "bloodledger", D1[:5])
+            ]
+        )
     [transfused] = models.ledger.units_of(D1, RBC)
     assert transfused.state().status == "TRANSFUSED"  # a quarantine after use changes nothing
 
@@ -215,9 +218,7 @@ def test_opening_the_same_case_twice_quarantines_once(models: ReadModels) -> Non
 
 def dump(models: ReadModels) -> dict[str, list[tuple[object, ...]]]:
     return {
-        table: sorted(
-            tuple(sorted(row.items())) for row in models.view.table_rows(table)
-        )
+        table: sorted(tuple(sorted(row.items())) for row in models.view.table_rows(table))
         for table in TABLES
     }
 

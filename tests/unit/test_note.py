@@ -111,7 +111,8 @@ def test_cosignatures_are_timestamped_and_checked() -> None:
 
 
 def test_tlog_proofs_round_trip() -> None:
-    proof = TlogProof(5, (bytes(32), bytes(range(32))), "o\n9\nAAAA\n\n\u2014 k x\n".encode(), b"ex")
+    checkpoint = "o\n9\nAAAA\n\n\u2014 k x\n".encode()
+    proof = TlogProof(5, (bytes(32), bytes(range(32))), checkpoint, b"ex")
     assert TlogProof.parse(proof.encoded()) == proof
     assert proof.encoded().startswith(b"c2sp.org/tlog-proof@v1\nextra ZXg=\nindex 5\n")
     with pytest.raises(NoteError):

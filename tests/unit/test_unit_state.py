@@ -257,9 +257,7 @@ STORY = two_units_story()
 
 @settings(max_examples=100, deadline=None)
 @given(arrival=st.permutations(STORY), code=st.sampled_from([RBC, PLASMA]))
-def test_the_order_facts_arrive_in_does_not_matter(
-    arrival: list[ReportedFact], code: str
-) -> None:
+def test_the_order_facts_arrive_in_does_not_matter(arrival: list[ReportedFact], code: str) -> None:
     din = STORY[0].din
     assert evaluate(din, code, stored(arrival)) == evaluate(din, code, stored(STORY))
 

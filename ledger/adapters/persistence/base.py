@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
-from ledger.services.ports import Checkpoint, FactId, LedgerRecorder, first_line
+from ledger.services.ports import AuditStore, Checkpoint, FactId, LedgerRecorder, first_line
 from projections.rows import Changes, Row, UnitRows
 
 __all__ = [
@@ -133,6 +133,11 @@ class Store(ABC):
     @property
     def has_read_models(self) -> bool:
         return True
+
+    def audit_tables(self) -> AuditStore:
+        """The audit log's tables of this store (created if missing)."""
+        msg = f"{self.redacted()}: the audit log needs a database: use sqlite:/// or postgresql://"
+        raise StoreError(msg)
 
 
 # -- the read models ---------------------------------------------------------------

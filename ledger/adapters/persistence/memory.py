@@ -7,7 +7,7 @@ which the library's own contract tests check on all three.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +24,13 @@ from ledger.adapters.persistence.base import (
     fact_ids_of,
     trackings_of,
 )
-from ledger.services.ports import FACT_INDEX
+from ledger.services.ports import (
+    FACT_INDEX,
+    AuditEntry,
+    AuditStore,
+    Cosignature,
+    SealedCheckpoint,
+)
 
 
 class MemoryStore(Store):
@@ -118,3 +124,90 @@ class MemoryLedgerFactory(POPOFactory):
 
     def process_recorder(self) -> ProcessRecorder:
         return MemoryLedgerRecorder()
+
+
+class MemoryAuditTables(AuditStore):
+    """The audit log's tables in memory (for tests of the sealer and the exports;
+    a ``memory://`` store is new each time it is opened, so it has none of its own)."""
+
+    def __init__(self) -> None:
+        self._entries: list[AuditEntry] = []
+        self._nodes: dict[tuple[int, int], bytes] = {}
+        self._heads: dict[str, int] = {}
+        self._checkpoints: dict[int, SealedCheckpoint] = {}
+        self._cosignatures: dict[tuple[int, str, int], Cosignature] = {}
+
+    def size_and_position(self) -> tuple[int, int]:
+        last = self._entries[-1] if self._entries else None
+        return (0, 0) if last is None else (last.index + 1, last.notification_id)
+
+    def heads(self, chains: Sequence[str]) -> dict[str, int]:
+        return {k: self._heads[k] for k in chains if k in self._heads}
+
+    def nodes(self, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        found = {}
+        for level, index in wanted:
+            if level == 0 and index < len(self._entries):
+                found[(0, index)] = self._entries[index].leaf_hash
+            elif (level, index) in self._nodes:
+                found[(level, index)] = self._nodes[(level, index)]
+        return found
+
+    def append(
+        self,
+        entries: Sequence[AuditEntry],
+        nodes: Sequence[tuple[int, int, bytes]],
+        heads: Mapping[str, int],
+        checkpoint: SealedCheckpoint,
+    ) -> None:
+        if entries and entries[0].index != len(self._entries):
+            raise IntegrityError(f"leaf {entries[0].index} is already in the tree")
+        if checkpoint.size in self._checkpoints:
+            raise IntegrityError(f"checkpoint {checkpoint.size} is already signed")
+        self._entries.extend(entries)
+        self._nodes.update({(level, index): value for level, index, value in nodes})
+        self._heads.update(heads)
+        self._checkpoints[checkpoint.size] = checkpoint
+
+    def checkpoints(self) -> list[SealedCheckpoint]:
+        return [self._checkpoints[size] for size in sorted(self._checkpoints)]
+
+    def entries(self, indexes: Sequence[int]) -> list[AuditEntry]:
+        return [self._entries[i] for i in sorted(set(indexes)) if 0 <= i < len(self._entries)]
+
+    def entries_between(self, start: int, stop: int) -> list[AuditEntry]:
+        return self._entries[start:stop]
+
+    def leaf_hashes(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        return [(e.notification_id, e.leaf_hash) for e in self._entries[start:stop]]
+
+    def entries_where(
+        self,
+        *,
+        din: str | None = None,
+        facility: str | None = None,
+        actor: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+    ) -> list[AuditEntry]:
+        wanted = {"din": din, "facility": facility, "actor": actor}
+        if all(v is None for v in wanted.values()):
+            raise ValueError("name a DIN, a facility or an actor")
+        return [
+            e
+            for e in self._entries
+            if all(v is None or getattr(e, k) == v for k, v in wanted.items())
+            and (since is None or (e.occurred_at is not None and e.occurred_at >= since))
+            and (until is None or (e.occurred_at is not None and e.occurred_at <= until))
+        ]
+
+    def add_cosignatures(self, cosignatures: Sequence[Cosignature]) -> int:
+        new = [c for c in cosignatures if (c.size, c.witness, c.key_id) not in self._cosignatures]
+        self._cosignatures.update({(c.size, c.witness, c.key_id): c for c in new})
+        return len(new)
+
+    def cosignatures(self) -> list[Cosignature]:
+        return sorted(self._cosignatures.values(), key=lambda c: (c.size, c.witness))
+
+    def close(self) -> None:
+        return

@@ -13,7 +13,7 @@ Every identifier is quoted with :mod:`psycopg.sql`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
@@ -32,10 +32,13 @@ from eventsourcing.postgres import (
     PostgresProcessRecorder,
     PostgresTrackingRecorder,
 )
-from eventsourcing.utils import get_topic, retry
+from eventsourcing.utils import Environment, get_topic, retry
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow, tuple_row
 
+from ledger.adapters.persistence.audit import ENTRY_COLUMNS, AuditTables, ddl, entry_row
+from ledger.adapters.persistence.audit import TABLES as AUDIT_TABLES
+from ledger.adapters.persistence.audit import table_name as audit_table
 from ledger.adapters.persistence.base import (
     INDEXES,
     TABLES,
@@ -50,7 +53,7 @@ from ledger.adapters.persistence.base import (
     table_name,
     trackings_of,
 )
-from ledger.services.ports import FACT_INDEX
+from ledger.services.ports import FACT_INDEX, AuditEntry, AuditStore
 from projections.rows import Row
 
 #: Advisory-lock key under which processes create tables (any fixed 64-bit number).
@@ -98,6 +101,10 @@ class PostgresStore(Store):
 
     def secrets(self) -> tuple[str, ...]:
         return (self.password,) if self.password else ()
+
+    def audit_tables(self) -> AuditStore:
+        env = Environment("audit", self.library_env())
+        return PostgresAuditTables(PostgresLedgerFactory(env).datastore)
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
@@ -400,6 +407,54 @@ class PostgresReadModels(ReadModelTables, PostgresTrackingRecorder):
         cursor.execute(
             sql.SQL("DELETE FROM {} WHERE application_name = %s").format(tracking), (upstream,)
         )
+
+
+class PostgresAuditTables(AuditTables):
+    """The audit log's tables in the store's own schema."""
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        self.datastore = datastore
+        with datastore.transaction(commit=True) as curs:
+            for template, table, index in ddl("BYTEA"):
+                curs.execute(
+                    sql.SQL(template).format(table=self._table(table), index=sql.Identifier(index))
+                )
+        self._copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            self._table("entries"), sql.SQL(ENTRY_COLUMNS)
+        )
+
+    def _table(self, table: str) -> sql.Identifier:
+        return sql.Identifier(self.datastore.schema, audit_table(table))
+
+    def _transaction(self, commit: bool) -> AbstractContextManager[Cursor[DictRow]]:
+        return self.datastore.transaction(commit=commit)
+
+    def _render(self, template: str, params: Mapping[str, Any], keys: str = "") -> sql.Composed:
+        names = {t: self._table(t) for t in AUDIT_TABLES}
+        marks: dict[str, sql.Composable] = {p: sql.Placeholder(p) for p in params}
+        if keys:
+            marks["keys"] = sql.SQL("{} = ANY({})").format(
+                sql.Identifier(keys), sql.Placeholder("keys")
+            )
+        return sql.SQL(template).format(**names, **marks)
+
+    def _keys_value(self, values: Sequence[Any]) -> list[Any]:
+        return list(values)
+
+    def _rows(self, template: str, params: Mapping[str, Any], keys: str = "") -> list[Any]:
+        with self._transaction(commit=False) as curs:
+            values = {**params, "keys": list(params["keys"])} if keys else dict(params)
+            curs.execute(self._render(template, params, keys), values)
+            return [tuple(row.values()) for row in curs.fetchall()]
+
+    def _insert_entries(self, cursor: Any, entries: Sequence[AuditEntry]) -> None:
+        """One ``COPY`` for a whole seal."""
+        with cursor.copy(self._copy) as copy:
+            for entry in entries:
+                copy.write_row(entry_row(entry))
+
+    def close(self) -> None:
+        self.datastore.close()
 
 
 class PostgresLedgerFactory(PostgresFactory):

@@ -13,7 +13,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -27,8 +27,11 @@ from eventsourcing.sqlite import (
     SQLiteProcessRecorder,
     SQLiteTrackingRecorder,
 )
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import Environment, get_topic
 
+from ledger.adapters.persistence.audit import ENTRY_COLUMNS, AuditTables, ddl, entry_row
+from ledger.adapters.persistence.audit import TABLES as AUDIT_TABLES
+from ledger.adapters.persistence.audit import table_name as audit_table
 from ledger.adapters.persistence.base import (
     INDEXES,
     TABLES,
@@ -44,7 +47,7 @@ from ledger.adapters.persistence.base import (
     table_name,
     trackings_of,
 )
-from ledger.services.ports import FACT_INDEX
+from ledger.services.ports import FACT_INDEX, AuditEntry, AuditStore
 from projections.rows import Row
 
 #: Seconds a writer waits for another's lock before giving up.
@@ -104,6 +107,10 @@ class SQLiteStore(Store):
         if not folder.is_dir():
             raise StoreUnavailable(f"{self.redacted()}: the folder {folder} does not exist")
         self.exists()  # a file that is not a SQLite database is refused here
+
+    def audit_tables(self) -> AuditStore:
+        env = Environment("audit", self.library_env())
+        return SQLiteAuditTables(SQLiteLedgerFactory(env).datastore)
 
     def library_env(self) -> dict[str, str]:
         return {
@@ -278,6 +285,39 @@ class SQLiteReadModels(ReadModelTables, SQLiteTrackingRecorder):
         for table in TABLES:
             cursor.execute(f"DELETE FROM {quote(table_name(table))}")
         cursor.execute("DELETE FROM tracking WHERE application_name = ?", (upstream,))
+
+
+class SQLiteAuditTables(AuditTables):
+    """The audit log's tables in the store's own SQLite file."""
+
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        self.datastore = datastore
+        with datastore.transaction(commit=True) as c:
+            for template, table, index in ddl("BLOB"):
+                c.execute(template.format(table=quote(audit_table(table)), index=quote(index)))
+        self._insert = (
+            f"INSERT INTO {quote(audit_table('entries'))} ({ENTRY_COLUMNS}) "
+            f"VALUES ({', '.join('?' * len(ENTRY_COLUMNS.split(',')))})"
+        )
+
+    def _transaction(self, commit: bool) -> AbstractContextManager[SQLiteCursor]:
+        return self.datastore.transaction(commit=commit)
+
+    def _render(self, template: str, params: Mapping[str, Any], keys: str = "") -> str:
+        names = {t: quote(audit_table(t)) for t in AUDIT_TABLES}
+        marks = {p: f":{p}" for p in params}
+        if keys:
+            marks["keys"] = f"{quote(keys)} IN (SELECT value FROM json_each(:keys))"
+        return template.format(**names, **marks)
+
+    def _keys_value(self, values: Sequence[Any]) -> str:
+        return json.dumps(list(values))
+
+    def _insert_entries(self, cursor: Any, entries: Sequence[AuditEntry]) -> None:
+        cursor.executemany(self._insert, [entry_row(e) for e in entries])
+
+    def close(self) -> None:
+        self.datastore.close()
 
 
 class SQLiteLedgerFactory(SQLiteFactory):
