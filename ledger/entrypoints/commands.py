@@ -20,7 +20,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -136,19 +136,18 @@ def _history(args: argparse.Namespace) -> int:
     from ledger.adapters.persistence import resolve_store
     from ledger.bootstrap import open_ledger
     from ledger.domain.din import InvalidDIN, validate_din
+    from ledger.entrypoints import documents
     from ledger.entrypoints.reports import history_text
     from ledger.entrypoints.runtime import cipher_key
-    from ledger.services.history import history_json
 
     try:
-        validate_din(args.din)
+        validate_din(args.din)  # before the store: a typo needs no ledger to be told
     except InvalidDIN as e:
         print(f"bloodledger history: {e}", file=sys.stderr)
         return 2
     ledger = open_ledger(resolve_store(args.store), create=False, identity_key=cipher_key())
     try:
-        units = ledger.units_of(args.din, args.product, known_at=args.known_at)
-        document = ledger.identities.revealed(history_json(units, args.as_of, args.known_at))
+        document = documents.history(ledger, args.din, args.product, args.as_of, args.known_at)
     finally:
         ledger.close()
     print(
@@ -314,12 +313,12 @@ def _projections(args: argparse.Namespace) -> int:
 
 
 def _inventory(args: argparse.Namespace) -> int:
+    from ledger.entrypoints import documents
     from ledger.entrypoints.reports import inventory_text
-    from projections.queries import inventory
 
     at = args.as_of or args.known_at or datetime.now(UTC)
     with _view(args) as (view, _):
-        rows = [row.to_json() for row in inventory(view, at, _policy(args), args.facility)]
+        rows = documents.inventory(view, at, _policy(args), args.facility)
     if args.json:
         _print_json(rows)
     else:
@@ -328,24 +327,19 @@ def _inventory(args: argparse.Namespace) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
+    from ledger.entrypoints import documents
     from ledger.entrypoints.reports import trace_text
-    from projections import queries
 
     with _view(args) as (view, identities):
-        if args.donor:
-            document = queries.trace_donor(view, identities.seal("donor", args.donor))
-        elif args.patient:
-            document = queries.trace_patient(view, identities.seal("patient", args.patient))
-        else:
-            document = queries.trace_din(view, args.din)
-    document = identities.revealed(document)
-    document["donors"] = sorted(document["donors"])  # sorted as shown, not as sealed
+        document = documents.trace(
+            view, identities, donor=args.donor, patient=args.patient, din=args.din
+        )
     _print_json(document) if args.json else print(trace_text(document))
     return 0 if document["units"] or document["donations"] else 1
 
 
 def _lookback(args: argparse.Namespace) -> int:
-    from ledger.domain.lookback import CaseRequest, manual_case_id
+    from ledger.entrypoints import documents
     from ledger.entrypoints.reports import lookback_text
 
     with _read_models(args) as models:
@@ -355,17 +349,18 @@ def _lookback(args: argparse.Namespace) -> int:
                     "bloodledger lookback open: --donor and --reason are required", file=sys.stderr
                 )
                 return 2
-            now = args.at or datetime.now(UTC)  # when the investigator opens it: an input
-            since = args.since or now - timedelta(days=DEFAULT_WINDOW_DAYS)
-            donor = models.identities.seal("donor", args.donor)  # the case id from it too
-            case_id = args.case or manual_case_id(donor, since, args.reason)
-            request = CaseRequest(case_id, donor, args.reason, since, now, None, args.actor)
-            quarantined = models.lookbacks.open(request)
+            at = args.at or datetime.now(UTC)  # when the investigator opens it: an input
+            case_id, quarantined = documents.open_lookback(
+                models, args.donor, args.reason, at, since=args.since, case=args.case,
+                actor=args.actor,
+            )  # fmt: skip
             log.info("lookback %s: %d units newly quarantined", case_id, quarantined)
         elif not args.case:
             print("bloodledger lookback show: give the CASE id", file=sys.stderr)
             return 2
-        report = models.identities.revealed(models.lookbacks.report(args.case or case_id))
+        else:
+            case_id = args.case
+        report = documents.lookback(models, case_id)
     if report is None:
         print(f"bloodledger lookback: no case {args.case!r}", file=sys.stderr)
         return 1
@@ -374,12 +369,12 @@ def _lookback(args: argparse.Namespace) -> int:
 
 
 def _alerts(args: argparse.Namespace) -> int:
+    from ledger.entrypoints import documents
     from ledger.entrypoints.reports import alerts_text
-    from projections.queries import alerts
 
     at = args.as_of or args.known_at or datetime.now(UTC)
     with _view(args) as (view, identities):
-        entries = identities.revealed(alerts(view, at, _policy(args), args.since))
+        entries = documents.alerts(view, identities, at, _policy(args), args.since)
     _print_json(entries) if args.json else print(alerts_text(entries))
     return 0
 
