@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -24,8 +24,15 @@ from eventsourcing.persistence import PersistenceError
 
 from ledger.adapters.avro import AvroCodec
 from ledger.adapters.checkpoints import CheckpointDirectory, KafkaCheckpoints
+from ledger.adapters.contract_json import ContractCodec
 from ledger.adapters.deadletter import KafkaDeadLetters
-from ledger.adapters.kafka import GroupConsumer, GroupTimeouts, TopicReader, make_producer
+from ledger.adapters.kafka import (
+    GroupConsumer,
+    GroupTimeouts,
+    KafkaEventPublisher,
+    TopicReader,
+    make_producer,
+)
 from ledger.adapters.keys import load_signing_keys, load_verifier_key
 from ledger.adapters.persistence import (
     ReadModelTables,
@@ -46,14 +53,16 @@ from ledger.domain.note import (
     SignedCheckpoint,
     SigningKey,
 )
+from ledger.services.access import AccessControl
 from ledger.services.application import DEFAULT_CACHE_SIZE, BloodLedger, WithheldIdentities
 from ledger.services.audit import AuditError, Exporter
 from ledger.services.eventlog import KnownAt
 from ledger.services.ingest import Ingestor, IngestSettings
 from ledger.services.lookback import AutomaticLookbacks, CaseRecorder, Lookbacks
-from ledger.services.ports import AuditStore, Cosignature
+from ledger.services.ports import AccessTables, AuditStore, Cosignature
 from ledger.services.reconcile import Reconciliation, reconcile
 from ledger.services.sealer import CheckpointPublisher, Sealer, SealSettings
+from ledger.services.submission import EventSubmission
 from projections.projector import Projector
 from projections.queries import LookbackIndex
 
@@ -265,6 +274,14 @@ def reconcile_topic(ledger: BloodLedger, bootstrap: str, topic: str) -> Reconcil
     return reconcile(ledger, TopicReader(bootstrap), topic, AvroCodec())
 
 
+def event_submission(bootstrap: str, topic: str, *, timeout_s: float = 10.0) -> EventSubmission:
+    """Events submitted over HTTP, checked with the ingest's decoder and produced to
+    ``topic``; each submission waits at most about ``timeout_s`` for the broker (close
+    it to let its producer go)."""
+    publisher = KafkaEventPublisher(bootstrap, timeout_s=timeout_s)
+    return EventSubmission(publisher, ContractCodec(AvroCodec()), topic)
+
+
 # -- the audit log --------------------------------------------------------------------
 
 
@@ -408,3 +425,76 @@ def audit_beside(ledger: BloodLedger, store: Store, settings: AuditSettings) -> 
     """The audit log of a ledger another command holds open (``ingest --seal``,
     ``project --seal``): closing it leaves that ledger open."""
     return Audit(ledger, store.audit_tables(), settings, owns_ledger=False)
+
+
+# -- access control -------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Access:
+    """The tokens and access log of one store, with the ledger that says how its
+    identifiers are kept; ``control`` is the use case. A context manager."""
+
+    def __init__(
+        self,
+        ledger: BloodLedger,
+        tables: AccessTables,
+        *,
+        clock: Callable[[], datetime] = _now,
+        owns_ledger: bool = True,
+    ) -> None:
+        self.ledger = ledger
+        self.tables = tables
+        self.owns_ledger = owns_ledger
+        self.control = AccessControl(tables, ledger.identities, clock)
+
+    def close(self) -> None:
+        self.tables.close()
+        if self.owns_ledger:
+            self.ledger.close()
+
+    def __enter__(self) -> Access:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_access(
+    store: Store,
+    *,
+    identity_key: IdentityKey | None = None,
+    create: bool = True,
+    identities_required: bool = True,
+    clock: Callable[[], datetime] = _now,
+) -> Access:
+    """The tokens and access log of ``store`` (the keywords as :func:`open_ledger`
+    takes them: the ledger says whether identifiers recorded in the log are sealed)."""
+    ledger = open_ledger(
+        store, create=create, identity_key=identity_key, identities_required=identities_required
+    )
+    try:
+        tables = store.access_tables()
+    except (PersistenceError, psycopg.Error, sqlite3.Error, OSError) as error:
+        ledger.close()
+        raise store.unavailable(error) from None
+    except BaseException:
+        ledger.close()
+        raise
+    return Access(ledger, tables, clock=clock)
+
+
+def access_beside(
+    ledger: BloodLedger, store: Store, *, clock: Callable[[], datetime] = _now
+) -> Access:
+    """The tokens and access log beside a ledger another part holds open (the HTTP
+    server's): closing it leaves that ledger open."""
+    return Access(ledger, store.access_tables(), clock=clock, owns_ledger=False)

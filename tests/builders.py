@@ -218,6 +218,29 @@ class Timeline:
             note=None,
         )
 
+    def checked(
+        self,
+        hour: float = 22.5,
+        patient: str = "P000001",
+        decision: str = "ALLOW",
+        reasons: tuple[str, ...] = (),
+        abo: str = "A",
+        rhd: str = "POS",
+        product_code: str = RBC,
+    ) -> ReportedFact:
+        """A bedside check the ledger answered (as its use case records it)."""
+        return self.fact(
+            "PreTransfusionCheckPerformed",
+            hour,
+            product_code,
+            HOSPITAL,
+            patient_id=patient,
+            patient_abo=abo,
+            patient_rhd=rhd,
+            decision=decision,
+            reasons=list(reasons),
+        )
+
     def transfused_cleanly(self, product_code: str = RBC) -> Timeline:
         """The whole vein-to-vein path with no breach."""
         self.collected()

@@ -118,6 +118,8 @@ class RecordShape:
     required_strings: tuple[str, ...]
     #: ``timestamp-millis`` fields, nullable or not.
     timestamps: tuple[str, ...]
+    #: Array fields (a list in a fact's payload, e.g. a bedside check's ``reasons``).
+    arrays: tuple[str, ...] = ()
 
 
 class SchemaManifest:
@@ -237,7 +239,12 @@ def _record_shape(record: dict[str, Any]) -> RecordShape:
         required=frozenset(f["name"] for f in fields if "default" not in f),
         required_strings=tuple(f["name"] for f in fields if f["type"] == "string"),
         timestamps=tuple(f["name"] for f in fields if _is_timestamp(f["type"])),
+        arrays=tuple(f["name"] for f in fields if _is_array(f["type"])),
     )
+
+
+def _is_array(avro_type: Any) -> bool:
+    return isinstance(avro_type, dict) and avro_type.get("type") == "array"
 
 
 def _is_timestamp(avro_type: Any) -> bool:
@@ -447,6 +454,9 @@ class AvroCodec:
             if _ends_early(version.enumless, body):
                 return NotAFact(ErrorClass.TRUNCATED, "the Avro body ends before the Event does")
             return NotAFact(ErrorClass.UNDECODABLE, "the Avro body does not match its schema")
+        if _payload_record(version.enumless, body) not in self._reader.by_full_name:
+            msg = "the payload's event type is not a payload record of the reader schema"
+            return NotAFact(ErrorClass.UNKNOWN_EVENT_TYPE, msg)
         if not _reads_exactly(version.wire, body) or schema_id in self._enum_drift:
             return NotAFact(ErrorClass.BAD_ENUM, "an enum value is not a symbol of its enum")
         return NotAFact(ErrorClass.UNDECODABLE, "the writer schema cannot be read as the reader's")
@@ -503,6 +513,13 @@ def _reads_exactly(schema: dict[str, Any], body: bytes) -> bool:
     except Exception:
         return False
     return stream.tell() == len(body)
+
+
+def _payload_record(schema: dict[str, Any], body: bytes) -> str:
+    """The full name of the payload record of a body that reads (diagnosis only)."""
+    record: Any = schemaless_reader(BytesIO(body), schema, None, return_record_name=True)
+    name: str = record["payload"][0]
+    return name
 
 
 def _ends_early(schema: dict[str, Any], body: bytes) -> bool:
@@ -566,6 +583,10 @@ def _check_payload(shape: RecordShape, payload: dict[str, Any]) -> None:
         if millis is not None and not MIN_TIMESTAMP_MS <= millis <= MAX_TIMESTAMP_MS:
             msg = f"payload.{name} of {shape.name} is before 1900 or after 9999"
             raise NotAFact(ErrorClass.BAD_TIMESTAMP, msg)
+    for name in shape.arrays:
+        if not isinstance(payload.get(name, []), list):
+            msg = f"payload.{name} of {shape.name} must be an array (a list)"
+            raise NotAFact(ErrorClass.UNENCODABLE, msg)
     for name in _FACILITY_FIELDS.get(shape.name, ()):
         if name in payload:
             _check_facility(f"payload.{name} of {shape.name}", payload[name])

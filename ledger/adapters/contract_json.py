@@ -26,7 +26,7 @@ from typing import Any
 
 from ledger.adapters.avro import AvroCodec, RecordShape, SchemaManifest
 from ledger.domain.din import InvalidDIN, validate_din
-from ledger.domain.facts import NotAFact, ReportedFact
+from ledger.domain.facts import ErrorClass, NotAFact, ReportedFact
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ENVELOPE_KEYS = frozenset(
@@ -44,25 +44,36 @@ _ENVELOPE_KEYS = frozenset(
 _SOURCE_KEYS = frozenset({"system", "facility", "actor"})
 
 
+class NotContractJson(ValueError):
+    """A JSON document that is not a contract event. The message starts with the field
+    and says the rule, never the value; ``error_class`` is the reason the dead-letter
+    path gives the same mistake on the wire."""
+
+    def __init__(self, message: str, error_class: ErrorClass = ErrorClass.UNENCODABLE) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+
+
 @cache
 def _default_manifest() -> SchemaManifest:
     return SchemaManifest()
 
 
 def fact_from_json(
-    obj: Mapping[str, Any],
+    obj: object,
     *,
     manifest: SchemaManifest | None = None,
     schema_id: int | None = None,
 ) -> ReportedFact:
-    """Build a fact from its JSON form; raise ``ValueError`` naming the bad field.
+    """Build a fact from its JSON form; raise :class:`NotContractJson` (a ``ValueError``)
+    naming the bad field.
 
     The payload is checked against the payload record of ``schema_id`` (default:
     the manifest's latest), which also says which fields are instants.
     """
     if not isinstance(obj, Mapping):
         msg = "a fact must be a JSON object"
-        raise ValueError(msg)
+        raise NotContractJson(msg)
     _reject_unknown(obj, _ENVELOPE_KEYS, "")
     manifest = manifest if manifest is not None else _default_manifest()
     shapes = manifest.payload_shapes(schema_id if schema_id is not None else manifest.latest_id)
@@ -70,11 +81,11 @@ def fact_from_json(
     shape = shapes.get(event_type)
     if shape is None:
         msg = "event_type: not an event type of the contract"
-        raise ValueError(msg)
+        raise NotContractJson(msg, ErrorClass.UNKNOWN_EVENT_TYPE)
     source = obj.get("source")
     if not isinstance(source, Mapping):
         msg = "source: must be an object"
-        raise ValueError(msg)
+        raise NotContractJson(msg, _missing_or_wrong(source))
     _reject_unknown(source, _SOURCE_KEYS, "source.")
     din = _string(obj, "din")
     _check_din_check(din, obj.get("din_check"))
@@ -102,6 +113,29 @@ def fact_to_json(fact: ReportedFact) -> dict[str, Any]:
         "product_code": fact.product_code,
         "payload": {name: _json_value(value) for name, value in fact.payload.items()},
     }
+
+
+class ContractCodec:
+    """Contract JSON in, framed Avro out, and read back as the ingest reads it: the
+    HTTP submission's :class:`~ledger.services.ports.SubmissionCodec`."""
+
+    def __init__(self, codec: AvroCodec | None = None) -> None:
+        self.codec = codec if codec is not None else AvroCodec()
+
+    def encode_json(self, document: object) -> bytes:
+        """One parsed JSON event as the value :meth:`decode` reads, or :class:`NotAFact`
+        with the reason the dead-letter path gives the same mistake."""
+        codec = self.codec
+        try:
+            fact = fact_from_json(
+                document, manifest=codec.manifest, schema_id=codec.writer_schema_id
+            )
+        except NotContractJson as error:
+            raise NotAFact(error.error_class, str(error)) from None
+        return codec.encode(fact)
+
+    def decode(self, value: bytes | None) -> ReportedFact:
+        return self.codec.decode(value)
 
 
 def encode_json_lines(lines: Iterable[str], codec: AvroCodec) -> Iterator[tuple[str, bytes]]:
@@ -133,14 +167,14 @@ def _reject_unknown(obj: Mapping[str, Any], known: frozenset[str], prefix: str) 
     for key in obj:
         if key not in known:
             msg = f"{prefix}{key}: not a field of the contract"
-            raise ValueError(msg)
+            raise NotContractJson(msg)
 
 
 def _string(obj: Mapping[str, Any], key: str, prefix: str = "") -> str:
     value = obj.get(key)
     if not isinstance(value, str) or not value:
         msg = f"{prefix}{key}: required, must be a non-empty string"
-        raise ValueError(msg)
+        raise NotContractJson(msg, _missing_or_wrong(value))
     return value
 
 
@@ -148,7 +182,7 @@ def _optional_string(obj: Mapping[str, Any], key: str, prefix: str = "") -> str 
     value = obj.get(key)
     if value is not None and not isinstance(value, str):
         msg = f"{prefix}{key}: must be a string or null"
-        raise ValueError(msg)
+        raise NotContractJson(msg)
     return value
 
 
@@ -157,26 +191,29 @@ def _check_din_check(din: str, din_check: Any) -> None:
         return
     if not isinstance(din_check, str):
         msg = "din_check: must be a one-character string or null"
-        raise ValueError(msg)
+        raise NotContractJson(msg)
     try:
         validate_din(din, din_check)
     except InvalidDIN as error:
-        raise ValueError(f"din: {error}") from None
+        raise NotContractJson(f"din: {error}", ErrorClass.BAD_DIN) from None
 
 
 def _payload(obj: Any, shape: RecordShape) -> dict[str, Any]:
     if not isinstance(obj, Mapping):
         msg = "payload: must be an object"
-        raise ValueError(msg)
+        raise NotContractJson(msg)
     _reject_unknown(obj, frozenset(shape.fields), "payload.")
     missing = shape.required - obj.keys()
     if missing:
         msg = f"payload.{min(missing)}: required for {shape.name}"
-        raise ValueError(msg)
+        raise NotContractJson(msg, ErrorClass.MISSING_FIELD)
     payload = dict(obj)
     for name in shape.timestamps:
         if payload.get(name) is not None:
             payload[name] = _instant(payload[name], f"payload.{name}")
+    for name in shape.arrays:
+        if name in payload and not isinstance(payload[name], list):
+            raise NotContractJson(f"payload.{name}: must be an array")
     return payload
 
 
@@ -186,21 +223,30 @@ def _instant(value: Any, field: str) -> datetime:
         try:
             return _EPOCH + timedelta(milliseconds=value)
         except OverflowError:
-            raise ValueError(f"{field}: epoch milliseconds out of range") from None
+            raise _bad_instant(f"{field}: epoch milliseconds out of range") from None
     if not isinstance(value, str):
         msg = f"{field}: must be an ISO-8601 string with offset or epoch milliseconds"
-        raise ValueError(msg)
+        raise NotContractJson(msg, _missing_or_wrong(value, ErrorClass.BAD_TIMESTAMP))
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{field}: not an ISO-8601 date-time") from None
+        raise _bad_instant(f"{field}: not an ISO-8601 date-time") from None
     if parsed.utcoffset() is None:
         msg = f"{field}: must include a UTC offset (e.g. Z or +08:00)"
-        raise ValueError(msg)
+        raise _bad_instant(msg)
     try:
         return parsed.astimezone(UTC)
     except OverflowError:
-        raise ValueError(f"{field}: out of range") from None
+        raise _bad_instant(f"{field}: out of range") from None
+
+
+def _bad_instant(message: str) -> NotContractJson:
+    return NotContractJson(message, ErrorClass.BAD_TIMESTAMP)
+
+
+def _missing_or_wrong(value: Any, wrong: ErrorClass = ErrorClass.UNENCODABLE) -> ErrorClass:
+    """A required value left out (or empty) is missing; one of another kind, ``wrong``."""
+    return ErrorClass.MISSING_FIELD if value is None or value == "" else wrong
 
 
 def _iso(value: datetime) -> str:
@@ -219,4 +265,6 @@ def _json_value(value: Any) -> Any:
         return _iso(value)
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, list | tuple):
+        return [_json_value(item) for item in value]
     return value

@@ -1,4 +1,5 @@
-"""Kafka, as the ledger uses it (kafka-python): the ingest's consumer, producers, readers.
+"""Kafka, as the ledger uses it (kafka-python): the ingest's consumer, producers (the
+HTTP submission's publisher among them), readers.
 
 Group timeouts are short by default: the embedded broker (Tansu) holds a
 group join for the whole rebalance timeout, which kafka-python sets from
@@ -9,6 +10,7 @@ for minutes. Against Apache Kafka, longer values are fine.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from ledger.services.ports import (
     Origin,
     Partition,
     PartitionsCallback,
+    Unavailable,
     UndecodableBatch,
     first_line,
 )
@@ -57,17 +60,23 @@ def dlq_topic(topic: str) -> str:
     return topic + DLQ_SUFFIX
 
 
-def make_producer(bootstrap: str) -> KafkaProducer:
-    """A producer that waits for the broker's acknowledgement of every record."""
-    return KafkaProducer(
-        bootstrap_servers=bootstrap,
-        client_id="bloodledger-producer",
-        acks="all",
-        linger_ms=20,
-        batch_size=256 * 1024,
-        max_request_size=16 * 1024 * 1024,
-        retries=5,
-    )
+#: How the ledger's producers send: every record acknowledged by all in-sync replicas
+#: (and idempotently, kafka-python's default where the broker supports it: a retry is
+#: written once, in order).
+PRODUCER_SETTINGS: Mapping[str, object] = {
+    "client_id": "bloodledger-producer",
+    "acks": "all",
+    "linger_ms": 20,
+    "batch_size": 256 * 1024,
+    "max_request_size": 16 * 1024 * 1024,
+    "retries": 5,
+}
+
+
+def make_producer(bootstrap: str, **settings: object) -> KafkaProducer:
+    """A producer that waits for the broker's acknowledgement of every record
+    (``settings``: further kafka-python settings, or ones to use instead)."""
+    return KafkaProducer(bootstrap_servers=bootstrap, **{**PRODUCER_SETTINGS, **settings})
 
 
 def publish(
@@ -90,6 +99,85 @@ def publish(
     finally:
         producer.close()
     return sent
+
+
+class KafkaEventPublisher:
+    """The HTTP submission's :class:`~ledger.services.ports.EventPublisher`.
+
+    One producer (:func:`make_producer`'s settings) serves every thread: kafka-python's
+    producer is thread-safe. It is made at the first publish, so a server starts while
+    the broker is down, and made again after a non-retriable failure (an idempotent
+    producer that failed so does not recover). ``timeout_s`` bounds reaching the
+    broker, waiting for metadata and waiting for the acknowledgements of a publish;
+    past it, :class:`~ledger.services.ports.Unavailable`.
+    """
+
+    def __init__(self, bootstrap: str, *, timeout_s: float = 10.0) -> None:
+        self.bootstrap = bootstrap
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._producer: KafkaProducer | None = None
+        self._closed = False
+
+    def publish(self, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
+        """Send the records in order (one key's records reach one partition in this
+        order) and return once the broker has acknowledged every one."""
+        if not records:
+            return
+        deadline = time.monotonic() + self.timeout_s
+        producer = self._current(deadline)
+        try:
+            futures = [producer.send(topic, key=key, value=value) for key, value in records]
+            for future in futures:
+                future.get(timeout=max(0.0, deadline - time.monotonic()))
+        except KafkaError as error:
+            if not error.retriable:
+                self._discard(producer)
+            raise self._unavailable(error, f"{len(records)} records to {topic}") from None
+
+    def _current(self, deadline: float) -> KafkaProducer:
+        """The shared producer, made now if there is none (one thread makes it)."""
+        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            msg = "the broker could not be reached in time (another request is connecting)"
+            raise Unavailable(msg)
+        try:
+            if self._closed:
+                raise Unavailable("the event publisher is closed")
+            if self._producer is None:
+                wait_ms = max(1, int((deadline - time.monotonic()) * 1000))
+                try:
+                    self._producer = make_producer(
+                        self.bootstrap,
+                        client_id="bloodledger-submission",
+                        bootstrap_timeout_ms=wait_ms,
+                        max_block_ms=int(self.timeout_s * 1000),
+                    )
+                except KafkaError as error:
+                    raise self._unavailable(error, "connecting") from None
+            return self._producer
+        finally:
+            self._lock.release()
+
+    def _discard(self, producer: KafkaProducer) -> None:
+        with self._lock:
+            if self._producer is producer:
+                self._producer = None
+        producer.close(timeout=0)
+
+    def _unavailable(self, error: KafkaError, what: str) -> Unavailable:
+        log.warning("broker %s unavailable (%s): %s", self.bootstrap, what, first_line(error))
+        return Unavailable(
+            f"the broker did not acknowledge the events within {self.timeout_s:g} s "
+            f"({type(error).__name__})"
+        )
+
+    def close(self) -> None:
+        """Wait (a little) for records still being sent, then let the producer go."""
+        with self._lock:
+            self._closed = True
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.close(timeout=self.timeout_s)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped

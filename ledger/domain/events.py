@@ -281,6 +281,20 @@ class TransfusionEvaluated(Fact):
     note: str | None
 
 
+class PreTransfusionCheckPerformed(Fact):
+    """The ledger answered a bedside pre-transfusion check of the unit for a patient:
+    who asked (``actor``), from where (``facility``), the patient's group as the request
+    stated it, the decision and every reason that applied (:mod:`ledger.domain.bedside`)."""
+
+    TOPIC = "bloodledger:PreTransfusionCheckPerformed"
+    EVENT_TYPE = EventType.PreTransfusionCheckPerformed
+    patient_id: str
+    patient_abo: str  # ABO, as the bedside request states it
+    patient_rhd: str  # RhD, as the bedside request states it
+    decision: str  # Decision
+    reasons: list[str]  # ReasonCode, every one that applied, in the rules' order
+
+
 def fact_class(event_type: str) -> type[Fact]:
     """The stored class of a contract event type (``KeyError`` if there is none)."""
     return _FACT_CLASSES[event_type]

@@ -26,7 +26,7 @@ from ledger.domain.compatibility import (
     rhd_compatible,
 )
 from ledger.domain.events import Fact
-from ledger.domain.vocabulary import CrossmatchResult, DonationType, Flag, Test
+from ledger.domain.vocabulary import CrossmatchResult, Decision, DonationType, Flag, Test
 
 #: A crossmatch sample must be collected at most this long before transfusion.
 CROSSMATCH_SAMPLE_VALIDITY = timedelta(days=3)
@@ -59,6 +59,83 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Crossmatch:
+    """One crossmatch of the unit: for whom, the group typed on the sample, and when."""
+
+    patient_id: str
+    patient_abo: str
+    patient_rhd: str
+    sample_collected_at: datetime
+    compatible: bool
+    occurred_at: datetime
+
+
+# -- the rules, shared by the state machine and the bedside check -------------------
+
+
+def sample_valid_at(sample_collected_at: datetime, at: datetime) -> bool:
+    """The 3-day rule: the sample was collected at most 3 days before ``at``, not after."""
+    return at - CROSSMATCH_SAMPLE_VALIDITY <= sample_collected_at <= at
+
+
+def valid_crossmatches(crossmatches: Iterable[Crossmatch], at: datetime) -> list[Crossmatch]:
+    """The COMPATIBLE crossmatches done by ``at`` on a sample still valid at ``at``."""
+    return [
+        c
+        for c in crossmatches
+        if c.compatible and c.occurred_at <= at and sample_valid_at(c.sample_collected_at, at)
+    ]
+
+
+def latest_crossmatch(
+    crossmatches: Sequence[Crossmatch], patient: str, at: datetime
+) -> Crossmatch | None:
+    """The patient's last crossmatch done by ``at`` (its sample gives the patient's group)."""
+    mine = [c for c in crossmatches if c.patient_id == patient and c.occurred_at <= at]
+    return mine[-1] if mine else None
+
+
+def out_of_storage_too_long(minutes: float) -> bool:
+    """The 30-minute rule: longer out of controlled storage, a unit may not return to stock."""
+    return minutes > MAX_MINUTES_OUT_OF_STORAGE
+
+
+def is_expired(expires_at: datetime | None, at: datetime) -> bool:
+    """Past its expiry at ``at``."""
+    return expires_at is not None and at > expires_at
+
+
+def autologous_mismatch(
+    donation_type: str | None, intended_patient_id: str | None, patient: str
+) -> bool:
+    """An autologous unit for anyone but its donor-patient."""
+    return donation_type == DonationType.AUTOLOGOUS and patient != intended_patient_id
+
+
+def group_findings(
+    component: str | None,
+    abo: str | None,
+    rhd: str | None,
+    patient_abo: str,
+    patient_rhd: str,
+) -> list[tuple[Flag, str]]:
+    """The unit's ABO and RhD against a patient's group: each flag it raises, with a
+    detail (``ABO_INCOMPATIBLE`` or ``ABO_OUT_OF_GROUP``, ``RHD_INCOMPATIBLE``)."""
+    if not component or not abo:
+        return []
+    found: list[tuple[Flag, str]] = []
+    match = abo_match(component, abo, patient_abo)
+    if match != AboMatch.COMPATIBLE:
+        flag = Flag.ABO_OUT_OF_GROUP if match == AboMatch.OUT_OF_GROUP else Flag.ABO_INCOMPATIBLE
+        found.append((flag, f"{component} {abo} to a group {patient_abo} patient"))
+    if rhd and not rhd_compatible(component, rhd, patient_rhd):
+        found.append(
+            (Flag.RHD_INCOMPATIBLE, f"RhD {rhd} red cells to an RhD {patient_rhd} patient")
+        )
+    return found
+
+
+@dataclass(frozen=True)
 class UnitState:
     """What the facts say about a unit at one moment."""
 
@@ -77,6 +154,19 @@ class UnitState:
     findings: tuple[Finding, ...]
     quarantine_reasons: tuple[str, ...]
     in_transit_to: str | None
+    #: Released once (a quarantine since may still hold it: ``quarantine_reasons``).
+    released: bool = False
+    #: The case ids of the quarantines holding the unit (those that name one).
+    quarantine_case_ids: tuple[str, ...] = ()
+    #: Received out of temperature, or returned after too long out of storage.
+    cold_chain_breach: bool = False
+    #: When the unit was dispensed to a ward, if it has not come back since.
+    dispensed_at: datetime | None = None
+    #: A transfusion of the unit has started (it may have ended since).
+    transfusion_started: bool = False
+    #: For an autologous or directed donation: the patient it was collected for.
+    intended_patient_id: str | None = None
+    crossmatches: tuple[Crossmatch, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The state as the ``history --json`` document shows it."""
@@ -93,16 +183,6 @@ class UnitState:
             "quarantine_reasons": list(self.quarantine_reasons),
             "flags": list(self.flags),
         }
-
-
-@dataclass(frozen=True)
-class _Crossmatch:
-    patient_id: str
-    patient_abo: str
-    patient_rhd: str
-    sample_collected_at: datetime
-    compatible: bool
-    occurred_at: datetime
 
 
 @dataclass
@@ -131,8 +211,12 @@ class _Evaluation:
     donation_type: str | None = None
     intended_patient_id: str | None = None
     cold_chain_breach: bool = False
+    dispensed_at: datetime | None = None
     quarantine_reasons: list[str] = field(default_factory=list)
-    crossmatches: list[_Crossmatch] = field(default_factory=list)
+    quarantine_case_ids: list[str] = field(default_factory=list)
+    crossmatches: list[Crossmatch] = field(default_factory=list)
+    #: Patient -> the decision of the last bedside check for them.
+    checked: dict[str, str] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
 
     # -- flags --------------------------------------------------------------
@@ -180,9 +264,12 @@ class _Evaluation:
         self.released = True
         if not self.reactive:  # a reactive donation's quarantine cannot be lifted
             self.quarantine_reasons.clear()
+            self.quarantine_case_ids.clear()
 
     def unit_quarantined(self, fact: e.UnitQuarantined) -> None:
         self.quarantine_reasons.append(fact.reason)
+        if fact.case_id:
+            self.quarantine_case_ids.append(fact.case_id)
 
     def unit_discarded(self, fact: e.UnitDiscarded) -> None:
         self.discarded = True
@@ -203,7 +290,7 @@ class _Evaluation:
         if not self.produced:
             self.flag(Flag.UNEXPECTED_SEQUENCE, fact, "crossmatch before the unit existed")
         self.crossmatches.append(
-            _Crossmatch(
+            Crossmatch(
                 patient_id=fact.patient_id,
                 patient_abo=fact.patient_abo,
                 patient_rhd=fact.patient_rhd,
@@ -216,10 +303,12 @@ class _Evaluation:
     def unit_dispensed(self, fact: e.UnitDispensed) -> None:
         self.check_usable(fact, "dispense")
         self.holder = fact.patient_id
+        self.dispensed_at = fact.occurred_at
 
     def unit_returned(self, fact: e.UnitReturned) -> None:
         self.holder = None
-        if fact.minutes_out_of_storage > MAX_MINUTES_OUT_OF_STORAGE:
+        self.dispensed_at = None
+        if out_of_storage_too_long(fact.minutes_out_of_storage):
             self.cold_chain_breach = True
 
     def transfusion_started(self, fact: e.TransfusionStarted) -> None:
@@ -227,11 +316,13 @@ class _Evaluation:
         self.check_usable(fact, "transfusion")
         if self.started:
             self.flag(Flag.DOUBLE_USE, fact, "transfusion started a second time")
-        if self.expires_at is not None and fact.occurred_at > self.expires_at:
+        if is_expired(self.expires_at, fact.occurred_at):
             self.flag(Flag.EXPIRED_USE, fact, "transfusion started after expiry")
         if not fact.bedside_check_passed:
             self.flag(Flag.NO_BEDSIDE_CHECK, fact, "bedside check not passed")
-        if self.donation_type == DonationType.AUTOLOGOUS and patient != self.intended_patient_id:
+        if self.checked.get(patient) == Decision.STOP:
+            self.flag(Flag.STARTED_AFTER_STOP, fact, "transfusion started after a bedside STOP")
+        if autologous_mismatch(self.donation_type, self.intended_patient_id, patient):
             self.flag(Flag.AUTOLOGOUS_MISMATCH, fact, "autologous unit to another patient")
         self.check_compatibility(fact, patient)
         self.started = True
@@ -239,38 +330,16 @@ class _Evaluation:
 
     def check_compatibility(self, fact: e.TransfusionStarted, patient: str) -> None:
         """ABO/RhD against the patient's group from crossmatch, and the 3-day rule."""
-        crossmatches = [
-            c
-            for c in self.crossmatches
-            if c.patient_id == patient and c.occurred_at <= fact.occurred_at
-        ]
-        component, abo, rhd = (
-            self.component,
-            self.abo or self.donation_abo,
-            self.rhd or self.donation_rhd,
-        )
-        if crossmatches and component and abo:
-            latest = crossmatches[-1]
-            match = abo_match(component, abo, latest.patient_abo)
-            if match != AboMatch.COMPATIBLE:
-                flag = (
-                    Flag.ABO_OUT_OF_GROUP
-                    if match == AboMatch.OUT_OF_GROUP
-                    else Flag.ABO_INCOMPATIBLE
-                )
-                self.flag(flag, fact, f"{component} {abo} to a group {latest.patient_abo} patient")
-            if rhd and not rhd_compatible(component, rhd, latest.patient_rhd):
-                self.flag(
-                    Flag.RHD_INCOMPATIBLE,
-                    fact,
-                    f"RhD {rhd} red cells to an RhD {latest.patient_rhd} patient",
-                )
+        latest = latest_crossmatch(self.crossmatches, patient, fact.occurred_at)
+        component = self.component
+        if latest is not None:
+            abo, rhd = self.abo or self.donation_abo, self.rhd or self.donation_rhd
+            for flag, detail in group_findings(
+                component, abo, rhd, latest.patient_abo, latest.patient_rhd
+            ):
+                self.flag(flag, fact, detail)
         if component in RED_CELL_COMPONENTS and not any(
-            c.compatible
-            and fact.occurred_at - CROSSMATCH_SAMPLE_VALIDITY
-            <= c.sample_collected_at
-            <= fact.occurred_at
-            for c in crossmatches
+            c.patient_id == patient for c in valid_crossmatches(self.crossmatches, fact.occurred_at)
         ):
             self.flag(
                 Flag.NO_VALID_CROSSMATCH,
@@ -282,6 +351,10 @@ class _Evaluation:
         if not self.started:
             self.flag(Flag.UNEXPECTED_SEQUENCE, fact, "transfusion completed but never started")
         self.completed = True
+
+    def pre_transfusion_check_performed(self, fact: e.PreTransfusionCheckPerformed) -> None:
+        """A bedside check changes nothing but what a later start for its patient means."""
+        self.checked[fact.patient_id] = fact.decision
 
     def noted(self, fact: Fact) -> None:
         """Facts that are kept in the history but do not change the unit's state."""
@@ -324,6 +397,13 @@ class _Evaluation:
             findings=tuple(self.findings),
             quarantine_reasons=tuple(self.quarantine_reasons),
             in_transit_to=self.in_transit_to,
+            released=self.released,
+            quarantine_case_ids=tuple(self.quarantine_case_ids),
+            cold_chain_breach=self.cold_chain_breach,
+            dispensed_at=self.dispensed_at,
+            transfusion_started=self.started,
+            intended_patient_id=self.intended_patient_id,
+            crossmatches=tuple(self.crossmatches),
         )
 
 
@@ -344,6 +424,7 @@ _HANDLERS: dict[type[Fact], Callable[[_Evaluation, Any], None]] = {
     e.TransfusionCompleted: _Evaluation.transfusion_completed,
     e.AdverseReactionReported: _Evaluation.noted,
     e.TransfusionEvaluated: _Evaluation.noted,
+    e.PreTransfusionCheckPerformed: _Evaluation.pre_transfusion_check_performed,
 }
 
 

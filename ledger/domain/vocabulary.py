@@ -147,12 +147,46 @@ class EventType(StrEnum):
     TransfusionCompleted = "TransfusionCompleted"
     AdverseReactionReported = "AdverseReactionReported"
     TransfusionEvaluated = "TransfusionEvaluated"
+    PreTransfusionCheckPerformed = "PreTransfusionCheckPerformed"
 
 
 #: Event types about the donation as a whole (``product_code`` is null).
 DONATION_LEVEL: frozenset[str] = frozenset(
     {EventType.DonationCollected, EventType.TestResultRecorded}
 )
+#: Event types the ledger records itself (the bedside checks it answers): integrators
+#: do not send them, so a stream of integrators' facts holds none.
+LEDGER_RECORDED: frozenset[str] = frozenset({EventType.PreTransfusionCheckPerformed})
+
+
+class Decision(StrEnum):
+    """A bedside pre-transfusion check's answer (:mod:`ledger.domain.bedside`)."""
+
+    ALLOW = "ALLOW"
+    WARN = "WARN"
+    STOP = "STOP"
+
+
+class ReasonCode(StrEnum):
+    """Why a bedside check warns or stops. A code named like a :class:`Flag` means what
+    the flag means: the flag a transfusion started at that instant would raise."""
+
+    NOT_RELEASED = "NOT_RELEASED"
+    QUARANTINED = "QUARANTINED"
+    DISCARDED = "DISCARDED"
+    EXPIRED_USE = "EXPIRED_USE"
+    ABO_INCOMPATIBLE = "ABO_INCOMPATIBLE"
+    ABO_OUT_OF_GROUP = "ABO_OUT_OF_GROUP"
+    RHD_INCOMPATIBLE = "RHD_INCOMPATIBLE"
+    NO_VALID_CROSSMATCH = "NO_VALID_CROSSMATCH"
+    OTHER_PATIENT = "OTHER_PATIENT"
+    AUTOLOGOUS_MISMATCH = "AUTOLOGOUS_MISMATCH"
+    DOUBLE_USE = "DOUBLE_USE"
+    REACTIVE_DONATION = "REACTIVE_DONATION"
+    COLD_CHAIN = "COLD_CHAIN"
+    OUT_OF_STORAGE = "OUT_OF_STORAGE"
+    NOT_RECEIVED_HERE = "NOT_RECEIVED_HERE"
+    PATIENT_GROUP_MISMATCH = "PATIENT_GROUP_MISMATCH"
 
 
 class Flag(StrEnum):
@@ -170,6 +204,7 @@ class Flag(StrEnum):
     COLD_CHAIN = "COLD_CHAIN"
     NO_BEDSIDE_CHECK = "NO_BEDSIDE_CHECK"
     UNEXPECTED_SEQUENCE = "UNEXPECTED_SEQUENCE"
+    STARTED_AFTER_STOP = "STARTED_AFTER_STOP"
 
 
 #: Flags that say something is known about a unit without a rule having been broken:

@@ -11,7 +11,7 @@ from ledger.adapters.kafka import DEFAULT_TOPIC, GroupTimeouts
 from ledger.adapters.persistence.base import StoreError
 from ledger.domain.inventory import AlertPolicy
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
-from ledger.entrypoints import audit
+from ledger.entrypoints import audit, exports, serve, tokens
 from ledger.entrypoints.arguments import timestamp
 from ledger.entrypoints.commands import COMMANDS
 from ledger.entrypoints.runtime import configure_logging, tune_garbage_collector
@@ -212,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     topics.add_argument("--partitions", type=int, default=3)
 
     audit.add_parser(subparsers, common)
+    exports.add_parser(subparsers, common)
+    tokens.add_parser(subparsers, common)
+    serve.add_parser(subparsers, common)
     return parser
 
 

@@ -393,14 +393,36 @@ def _reconcile(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from ledger.entrypoints.serve import run
+
+    return run(args)
+
+
 def _audit(args: argparse.Namespace) -> int:
     from ledger.entrypoints.audit import run
 
     return run(args)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from ledger.entrypoints.exports import run
+
+    return run(args)
+
+
+def _tokens(args: argparse.Namespace) -> int:
+    from ledger.entrypoints.tokens import run
+
+    return run(args)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": _audit,
+    "serve": _serve,
+    "export": _export,
+    "token": _tokens,
+    "access-log": _tokens,
     "ingest": _ingest,
     "history": _history,
     "encode": _encode,

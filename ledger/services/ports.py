@@ -1,6 +1,6 @@
 """The seams of the service layer: what the use cases need from the world outside.
 
-The use cases (:mod:`.ingest`, :mod:`.lookback`, :mod:`.reconcile`) are
+The use cases (:mod:`.ingest`, :mod:`.lookback`, :mod:`.reconcile`, :mod:`.submission`) are
 written against these abstractions; the adapters implement them (Kafka in
 :mod:`ledger.adapters.kafka`, the store in :mod:`ledger.adapters.persistence`,
 the read models in :mod:`projections`), and :mod:`ledger.bootstrap` plugs
@@ -187,6 +187,43 @@ class Decoder(Protocol):
     def decode(self, value: bytes | None) -> ReportedFact: ...
 
 
+class SubmissionCodec(Decoder, Protocol):
+    """The events an integrator submits without Kafka: contract JSON turned into the
+    value the ingest reads, and that value read as the ingest reads it."""
+
+    def encode_json(self, document: object) -> bytes:
+        """One parsed contract-JSON event as a Confluent-framed Avro value, or
+        :class:`NotAFact` with the reason the dead-letter path gives the same mistake."""
+
+
+class Unavailable(Exception):
+    """The broker did not acknowledge every record in time (or could not be reached).
+
+    Nothing is known either way of the records not acknowledged: some may reach the
+    topic. Sending the same events again, with the same event ids, is safe: the
+    ledger records an identical repeat once. The message says why, then that.
+    """
+
+    ADVICE = (
+        "sending the same events again (the same event ids) is safe: "
+        "the ledger records an identical repeat once"
+    )
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"{reason}; {self.ADVICE}")
+        self.reason = reason
+
+
+class EventPublisher(Protocol):
+    """Produces records to a topic and waits for the broker to have them (thread-safe)."""
+
+    def publish(self, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
+        """Produce ``(key, value)`` records, in order; return once the broker has
+        acknowledged every one, or raise :class:`Unavailable`."""
+
+    def close(self) -> None: ...
+
+
 #: Where a dead letter came from: (topic, partition, offset).
 Origin = tuple[str, int, int]
 
@@ -348,6 +385,86 @@ class AuditStore(ABC):
 
     @abstractmethod
     def cosignatures(self) -> list[Cosignature]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+# -- access control ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """A bearer token as the store keeps it: never the token, only its SHA-256."""
+
+    name: str
+    role: str
+    facility: str | None
+    token_hash: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    """One response that revealed identifiers: who, as what, on which route, when,
+    and the identifiers it showed — (kind, value) pairs, the values sealed on a
+    protected ledger. ``id`` is the store's (``None`` until appended)."""
+
+    at: datetime
+    token_name: str
+    role: str
+    route: str
+    identifiers: tuple[tuple[str, str], ...]
+    id: int | None = None
+
+
+class TokenExists(ValueError):
+    """A token of that name exists already (names are never reused, even revoked)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a token named {name!r} exists already (names are never reused)")
+        self.name = name
+
+
+class AccessTables(ABC):
+    """The tokens and the access log of a store (``bl_tokens``, ``bl_access_log``).
+
+    The access log is append-only: there is no method to change or remove an
+    entry, and the SQL backends refuse ``UPDATE`` and ``DELETE`` on its table.
+    """
+
+    @abstractmethod
+    def add_token(
+        self,
+        name: str,
+        role: str,
+        facility: str | None,
+        token_hash: str,
+        created_at: datetime,
+    ) -> None:
+        """Store a new token (raises :class:`TokenExists` if the name is taken)."""
+
+    @abstractmethod
+    def revoke(self, name: str, at: datetime) -> bool:
+        """Revoke the token of that name; False if there is none not yet revoked."""
+
+    @abstractmethod
+    def tokens(self) -> list[TokenRecord]:
+        """Every token, revoked ones too, by name."""
+
+    @abstractmethod
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
+
+    @abstractmethod
+    def append_access(self, entry: AccessEntry) -> int:
+        """Append one entry to the access log; its id."""
+
+    @abstractmethod
+    def access_entries(
+        self, *, limit: int = 100, offset: int = 0, since: datetime | None = None
+    ) -> list[AccessEntry]:
+        """Entries of the access log, newest first (only those at or after ``since``)."""
 
     @abstractmethod
     def close(self) -> None: ...

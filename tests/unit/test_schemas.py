@@ -17,11 +17,20 @@ from fastavro import schemaless_writer
 from ledger.adapters.avro import AvroCodec, SchemaManifest, default_schema_dir, frame
 from ledger.domain import vocabulary
 from ledger.domain.din import check_character
+from ledger.domain.facts import NotAFact
 from ledger.domain.vocabulary import EventType
 from tests.factories import OCCURRED_AT, example_fact
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 V1 = SCHEMAS / "v1"
+#: Schema id 2: v1 and the bedside check the ledger records (``PreTransfusionCheckPerformed``).
+V2 = SCHEMAS / "v2"
+VERSIONS = (V1, V2)
+LATEST = V2
+#: What each version adds to the one before: payload records and enums.
+ADDED_RECORDS: dict[Path, set[str]] = {V1: set(), V2: {"PreTransfusionCheckPerformed"}}
+ADDED_ENUMS: dict[Path, set[str]] = {V1: set(), V2: {"Decision", "ReasonCode"}}
+V1_EVENT_TYPES = [t for t in EventType if t not in ADDED_RECORDS[V2]]
 TIMESTAMP = {"type": "long", "logicalType": "timestamp-millis"}
 NULLABLE_STRING = ["null", "string"]
 
@@ -66,6 +75,13 @@ CONTRACT_FIELDS: dict[str, list[str]] = {
     "TransfusionCompleted": ["patient_id", "volume_ml", "outcome"],
     "AdverseReactionReported": ["patient_id", "category", "severity", "imputability", "onset_at"],
     "TransfusionEvaluated": ["patient_id", "effective", "note"],
+    "PreTransfusionCheckPerformed": [
+        "patient_id",
+        "patient_abo",
+        "patient_rhd",
+        "decision",
+        "reasons",
+    ],
 }
 
 
@@ -75,7 +91,17 @@ def load(name: str, directory: Path = V1) -> dict[str, Any]:
 
 
 def all_files() -> list[Path]:
-    return sorted(V1.glob("*.avsc"))
+    """The files of every version."""
+    return sorted(path for version in VERSIONS for path in version.glob("*.avsc"))
+
+
+def names_in(version: Path) -> set[str]:
+    return {json.loads(p.read_text())["name"] for p in version.glob("*.avsc")}
+
+
+def later(version: Path) -> list[Path]:
+    """This version and those after it."""
+    return list(VERSIONS[VERSIONS.index(version) :])
 
 
 # --- files and names ---------------------------------------------------------
@@ -89,34 +115,74 @@ def test_each_file_defines_the_named_type_its_name_says() -> None:
         assert schema["type"] in ("record", "enum")
 
 
-def test_there_is_a_file_per_record_and_enum() -> None:
-    names = {json.loads(p.read_text())["name"] for p in all_files()}
+def not_yet(version: Path) -> tuple[set[str], set[str]]:
+    """The records and enums added after ``version``."""
+    records = {n for v in VERSIONS[VERSIONS.index(version) + 1 :] for n in ADDED_RECORDS[v]}
+    enums = {n for v in VERSIONS[VERSIONS.index(version) + 1 :] for n in ADDED_ENUMS[v]}
+    return records, enums
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.name)
+def test_there_is_a_file_per_record_and_enum(version: Path) -> None:
     enums = {
         name
         for name, value in vars(vocabulary).items()
         if isinstance(value, type) and issubclass(value, StrEnum) and value is not StrEnum
     } - {"EventType", "Flag"}
-    assert names == set(CONTRACT_FIELDS) | enums
+    records_later, enums_later = not_yet(version)
+    assert names_in(version) == (set(CONTRACT_FIELDS) - records_later) | (enums - enums_later)
 
 
-def test_records_have_the_contract_fields_in_order() -> None:
+@pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.name)
+def test_records_have_the_contract_fields_in_order(version: Path) -> None:
     for name, expected in CONTRACT_FIELDS.items():
-        assert [f["name"] for f in load(name)["fields"]] == expected, name
+        if name in names_in(version):
+            assert [f["name"] for f in load(name, version)["fields"]] == expected, name
 
 
-def test_payload_union_members_are_the_event_types() -> None:
-    payload = next(f for f in load("Event")["fields"] if f["name"] == "payload")
-    assert payload["type"] == [f"bloodledger.{t}" for t in EventType]
+@pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.name)
+def test_payload_union_members_are_the_event_types(version: Path) -> None:
+    payload = next(f for f in load("Event", version)["fields"] if f["name"] == "payload")
+    records_later, _ = not_yet(version)
+    expected = [f"bloodledger.{t}" for t in EventType if t not in records_later]
+    assert payload["type"] == expected
+
+
+def test_a_version_is_the_one_before_plus_its_additions() -> None:
+    """Nothing registered changes: v2 holds v1's files byte for byte, but for the
+    envelope, whose payload union only gains the new records at its end."""
+    for before, after in zip(VERSIONS, VERSIONS[1:], strict=False):
+        for path in before.glob("*.avsc"):
+            if path.name != "bloodledger.Event.avsc":
+                assert (after / path.name).read_bytes() == path.read_bytes(), path.name
+        old, new = load("Event", before), load("Event", after)
+        old_union = next(f for f in old["fields"] if f["name"] == "payload")["type"]
+        new_fields = [dict(f) for f in new["fields"]]
+        new_payload = next(f for f in new_fields if f["name"] == "payload")
+        added = new_payload["type"][len(old_union) :]
+        assert new_payload["type"][: len(old_union)] == old_union
+        assert added == [f"bloodledger.{name}" for name in sorted(ADDED_RECORDS[after])]
+        new_payload["type"] = old_union
+        assert {**new, "fields": new_fields} == old
+
+
+def test_the_bedside_check_lists_its_reasons_as_an_array_of_reason_codes() -> None:
+    fields = {f["name"]: f["type"] for f in load("PreTransfusionCheckPerformed", V2)["fields"]}
+    assert fields["reasons"] == {"type": "array", "items": "bloodledger.ReasonCode"}
+    assert fields["decision"] == "bloodledger.Decision"
+    assert (fields["patient_abo"], fields["patient_rhd"]) == ("bloodledger.ABO", "bloodledger.RhD")
 
 
 def test_unit_released_is_an_empty_record() -> None:
     assert load("UnitReleased")["fields"] == []
 
 
-@pytest.mark.parametrize("name", ["ABO", "RhD", "Component", "Test", "Imputability"])
-def test_enums_are_defined_once_and_referenced_by_name(name: str) -> None:
-    definitions = [p for p in all_files() if f'"name": "{name}"' in p.read_text()]
-    assert definitions == [V1 / f"bloodledger.{name}.avsc"]
+@pytest.mark.parametrize("name", ["ABO", "RhD", "Component", "Test", "Imputability", "ReasonCode"])
+@pytest.mark.parametrize("version", VERSIONS, ids=lambda v: v.name)
+def test_enums_are_defined_once_and_referenced_by_name(version: Path, name: str) -> None:
+    definitions = [p for p in version.glob("*.avsc") if f'"name": "{name}"' in p.read_text()]
+    expected = [] if name in not_yet(version)[1] else [version / f"bloodledger.{name}.avsc"]
+    assert definitions == expected
 
 
 def test_enum_symbols_equal_the_vocabulary() -> None:
@@ -164,17 +230,19 @@ def test_din_check_and_product_code_are_nullable_strings() -> None:
 # --- manifest --------------------------------------------------------------------
 
 
-def test_manifest_maps_id_1_to_the_v1_envelope() -> None:
+def test_manifest_maps_id_1_to_v1_and_id_2_to_v2() -> None:
     manifest = json.loads((SCHEMAS / "manifest.json").read_text())
     assert manifest == {
         "subject": "bloodledger.events-value",
-        "schemas": {"1": "v1/bloodledger.Event.avsc"},
+        "schemas": {"1": "v1/bloodledger.Event.avsc", "2": "v2/bloodledger.Event.avsc"},
     }
     loaded = SchemaManifest(SCHEMAS)
-    assert loaded.latest_id == 1
-    assert loaded.schema_ids == (1,)
-    assert loaded.parsed(1)["name"] == "bloodledger.Event"
-    assert set(loaded.payload_shapes(1)) == set(EventType)
+    assert loaded.latest_id == 2
+    assert loaded.schema_ids == (1, 2)
+    assert loaded.parsed(1)["name"] == loaded.parsed(2)["name"] == "bloodledger.Event"
+    assert set(loaded.payload_shapes(1)) == set(V1_EVENT_TYPES)
+    assert set(loaded.payload_shapes(2)) == set(EventType)
+    assert loaded.payload_shapes(2)["PreTransfusionCheckPerformed"].arrays == ("reasons",)
 
 
 def test_default_schema_dir_is_the_repos_unless_overridden(
@@ -188,9 +256,54 @@ def test_default_schema_dir_is_the_repos_unless_overridden(
 
 def test_unknown_ids_are_not_found() -> None:
     manifest = SchemaManifest(SCHEMAS)
-    assert 2 not in manifest
+    assert 3 not in manifest
     with pytest.raises(KeyError):
-        manifest.parsed(2)
+        manifest.parsed(3)
+
+
+# --- the registered ids, side by side ------------------------------------------------
+
+
+@pytest.mark.parametrize("event_type", V1_EVENT_TYPES)
+def test_a_message_written_with_id_1_is_read_by_the_latest_reader(event_type: str) -> None:
+    manifest = SchemaManifest(SCHEMAS)
+    fact = example_fact(event_type)
+    value = AvroCodec(manifest, writer_schema_id=1, clock=fixed_clock).encode(fact)
+    assert value[:5] == b"\x00\x00\x00\x00\x01"
+    assert AvroCodec(manifest, clock=fixed_clock).decode(value) == fact
+
+
+def test_the_bedside_check_is_written_with_id_2_and_read_back() -> None:
+    manifest = SchemaManifest(SCHEMAS)
+    codec = AvroCodec(manifest, clock=fixed_clock)
+    for reasons in ([], ["NOT_RECEIVED_HERE"], ["QUARANTINED", "COLD_CHAIN", "OUT_OF_STORAGE"]):
+        fact = example_fact("PreTransfusionCheckPerformed", reasons=reasons)
+        value = codec.encode(fact)
+        assert value[:5] == b"\x00\x00\x00\x00\x02"
+        assert codec.decode(value) == fact
+
+
+def test_id_1_knows_no_bedside_check() -> None:
+    manifest = SchemaManifest(SCHEMAS)
+    fact = example_fact("PreTransfusionCheckPerformed")
+    with pytest.raises(NotAFact) as written:
+        AvroCodec(manifest, writer_schema_id=1, clock=fixed_clock).encode(fact)
+    assert written.value.error_class == "UNKNOWN_EVENT_TYPE"
+    value = AvroCodec(manifest, clock=fixed_clock).encode(fact)
+    with pytest.raises(NotAFact) as read:
+        AvroCodec(manifest, reader_schema_id=1, clock=fixed_clock).decode(value)
+    assert read.value.error_class == "UNKNOWN_EVENT_TYPE"
+
+
+@pytest.mark.parametrize(
+    ("reasons", "error_class"),
+    [(["NOT_A_REASON"], "BAD_ENUM"), ("NOT_RECEIVED_HERE", "UNENCODABLE"), (None, "UNENCODABLE")],
+)
+def test_reasons_must_be_a_list_of_reason_codes(reasons: Any, error_class: str) -> None:
+    codec = AvroCodec(SchemaManifest(SCHEMAS), clock=fixed_clock)
+    with pytest.raises(NotAFact) as caught:
+        codec.encode(example_fact("PreTransfusionCheckPerformed", reasons=reasons))
+    assert caught.value.error_class == error_class
 
 
 @pytest.mark.parametrize(
@@ -257,7 +370,7 @@ def test_the_latest_id_is_the_highest(evolved: SchemaManifest) -> None:
     assert "carrier" not in evolved.payload_shapes(1)["UnitIssued"].fields
 
 
-@pytest.mark.parametrize("event_type", list(EventType))
+@pytest.mark.parametrize("event_type", V1_EVENT_TYPES)
 def test_a_v1_message_is_read_by_the_v2_reader(evolved: SchemaManifest, event_type: str) -> None:
     codec = AvroCodec(evolved, writer_schema_id=1, clock=fixed_clock)
     fact = example_fact(event_type)

@@ -189,6 +189,14 @@ def _no_bedside_check() -> Timeline:
     return story
 
 
+def _started_after_stop() -> Timeline:
+    story = _released()
+    story.crossmatched()
+    story.checked(hour=22, decision="STOP", reasons=("NOT_RECEIVED_HERE",))
+    story.started(hour=22)  # the same instant, recorded after the check: after it
+    return story
+
+
 def _unexpected_sequence() -> Timeline:
     story = _released()
     story.issued(to="S3103")
@@ -210,6 +218,7 @@ FLAG_STORIES: dict[Flag, Callable[[], Timeline]] = {
     Flag.COLD_CHAIN: _cold_chain,
     Flag.NO_BEDSIDE_CHECK: _no_bedside_check,
     Flag.UNEXPECTED_SEQUENCE: _unexpected_sequence,
+    Flag.STARTED_AFTER_STOP: _started_after_stop,
 }
 
 
@@ -237,6 +246,7 @@ def test_every_fact_class_has_a_transition() -> None:
     story.collected(hour=0)
     story.quarantined(hour=60)
     story.discarded(hour=61)
+    story.checked(hour=62)
     assert {f.event_type for f in story.facts} == set(EventType)
     assert state_of(story).status == Status.DISCARDED
 

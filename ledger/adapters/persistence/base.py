@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
-from ledger.services.ports import AuditStore, Checkpoint, FactId, LedgerRecorder, first_line
+from ledger.services.ports import (
+    AccessTables,
+    AuditStore,
+    Checkpoint,
+    FactId,
+    LedgerRecorder,
+    first_line,
+)
 from projections.rows import Changes, Row, UnitRows
 
 __all__ = [
@@ -137,6 +144,11 @@ class Store(ABC):
     def audit_tables(self) -> AuditStore:
         """The audit log's tables of this store (created if missing)."""
         msg = f"{self.redacted()}: the audit log needs a database: use sqlite:/// or postgresql://"
+        raise StoreError(msg)
+
+    def access_tables(self) -> AccessTables:
+        """The tokens and the access log of this store (created if missing)."""
+        msg = f"{self.redacted()}: tokens need a store: use sqlite:///, postgresql:// or memory://"
         raise StoreError(msg)
 
 

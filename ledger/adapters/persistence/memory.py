@@ -7,7 +7,10 @@ which the library's own contract tests check on all three.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -26,10 +29,14 @@ from ledger.adapters.persistence.base import (
 )
 from ledger.services.ports import (
     FACT_INDEX,
+    AccessEntry,
+    AccessTables,
     AuditEntry,
     AuditStore,
     Cosignature,
     SealedCheckpoint,
+    TokenExists,
+    TokenRecord,
 )
 
 
@@ -50,6 +57,15 @@ class MemoryStore(Store):
     @property
     def has_read_models(self) -> bool:
         return False
+
+    _access: MemoryAccessTables | None = None
+
+    def access_tables(self) -> AccessTables:
+        """The same tables for as long as this store object lives (a server and its
+        tests share them)."""
+        if self._access is None:
+            self._access = MemoryAccessTables()
+        return self._access
 
 
 class MemoryLedgerRecorder(POPOProcessRecorder, LedgerRecorder):
@@ -208,6 +224,61 @@ class MemoryAuditTables(AuditStore):
 
     def cosignatures(self) -> list[Cosignature]:
         return sorted(self._cosignatures.values(), key=lambda c: (c.size, c.witness))
+
+    def close(self) -> None:
+        return
+
+
+class MemoryAccessTables(AccessTables):
+    """Tokens and the access log in memory (the log only ever grows here too)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[str, TokenRecord] = {}
+        self._log: list[AccessEntry] = []
+
+    def add_token(
+        self,
+        name: str,
+        role: str,
+        facility: str | None,
+        token_hash: str,
+        created_at: datetime,
+    ) -> None:
+        with self._lock:
+            if name in self._tokens or any(
+                t.token_hash == token_hash for t in self._tokens.values()
+            ):
+                raise TokenExists(name)
+            self._tokens[name] = TokenRecord(name, role, facility, token_hash, created_at, None)
+
+    def revoke(self, name: str, at: datetime) -> bool:
+        with self._lock:
+            found = self._tokens.get(name)
+            if found is None or found.revoked_at is not None:
+                return False
+            self._tokens[name] = replace(found, revoked_at=at)
+            return True
+
+    def tokens(self) -> list[TokenRecord]:
+        with self._lock:
+            return [self._tokens[name] for name in sorted(self._tokens)]
+
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        with self._lock:
+            return next((t for t in self._tokens.values() if t.token_hash == token_hash), None)
+
+    def append_access(self, entry: AccessEntry) -> int:
+        with self._lock:
+            self._log.append(replace(entry, id=len(self._log) + 1))
+            return len(self._log)
+
+    def access_entries(
+        self, *, limit: int = 100, offset: int = 0, since: datetime | None = None
+    ) -> list[AccessEntry]:
+        with self._lock:
+            newest_first = [e for e in reversed(self._log) if since is None or e.at >= since]
+        return newest_first[offset : offset + limit]
 
     def close(self) -> None:
         return

@@ -36,6 +36,14 @@ from eventsourcing.utils import Environment, get_topic, retry
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow, tuple_row
 
+from ledger.adapters.persistence.access import (
+    APPEND_ONLY_MESSAGE,
+    APPEND_ONLY_TRIGGER,
+    SQLAccessTables,
+)
+from ledger.adapters.persistence.access import TABLES as ACCESS_TABLES
+from ledger.adapters.persistence.access import ddl as access_ddl
+from ledger.adapters.persistence.access import table_name as access_table
 from ledger.adapters.persistence.audit import ENTRY_COLUMNS, AuditTables, ddl, entry_row
 from ledger.adapters.persistence.audit import TABLES as AUDIT_TABLES
 from ledger.adapters.persistence.audit import table_name as audit_table
@@ -53,7 +61,7 @@ from ledger.adapters.persistence.base import (
     table_name,
     trackings_of,
 )
-from ledger.services.ports import FACT_INDEX, AuditEntry, AuditStore
+from ledger.services.ports import FACT_INDEX, AccessTables, AuditEntry, AuditStore
 from projections.rows import Row
 
 #: Advisory-lock key under which processes create tables (any fixed 64-bit number).
@@ -105,6 +113,13 @@ class PostgresStore(Store):
     def audit_tables(self) -> AuditStore:
         env = Environment("audit", self.library_env())
         return PostgresAuditTables(PostgresLedgerFactory(env).datastore)
+
+    def access_tables(self) -> AccessTables:
+        """The tokens and access log (the schema made first: a fresh store has none)."""
+        env = Environment("access", self.library_env())
+        with self.ddl_lock():
+            self.prepare()
+            return PostgresAccessTables(PostgresLedgerFactory(env).datastore)
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
@@ -452,6 +467,47 @@ class PostgresAuditTables(AuditTables):
         with cursor.copy(self._copy) as copy:
             for entry in entries:
                 copy.write_row(entry_row(entry))
+
+    def close(self) -> None:
+        self.datastore.close()
+
+
+class PostgresAccessTables(SQLAccessTables):
+    """The tokens and the access log in the store's own schema (a trigger refuses
+    ``UPDATE``, ``DELETE`` and ``TRUNCATE`` of the log)."""
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        self.datastore = datastore
+        schema = datastore.schema
+        refuse = sql.Identifier(schema, APPEND_ONLY_TRIGGER)
+        with datastore.transaction(commit=True) as curs:
+            for template, table in access_ddl("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"):
+                curs.execute(sql.SQL(template).format(table=self._table(table)))
+            curs.execute(
+                sql.SQL(
+                    "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION {}; END $$"
+                ).format(refuse, sql.Literal(APPEND_ONLY_MESSAGE))
+            )
+            curs.execute(
+                sql.SQL(
+                    "CREATE OR REPLACE TRIGGER {} BEFORE UPDATE OR DELETE OR TRUNCATE ON {} "
+                    "FOR EACH STATEMENT EXECUTE FUNCTION {}()"
+                ).format(sql.Identifier(APPEND_ONLY_TRIGGER), self._table("access_log"), refuse)
+            )
+
+    def _table(self, table: str) -> sql.Identifier:
+        return sql.Identifier(self.datastore.schema, access_table(table))
+
+    def _transaction(self, commit: bool) -> AbstractContextManager[Cursor[DictRow]]:
+        return self.datastore.transaction(commit=commit)
+
+    def _render(self, template: str, params: Mapping[str, Any]) -> sql.Composed:
+        names = {t: self._table(t) for t in ACCESS_TABLES}
+        return sql.SQL(template).format(**names, **{p: sql.Placeholder(p) for p in params})
+
+    def _tuples(self, rows: Sequence[Any]) -> list[Sequence[Any]]:
+        return [tuple(row.values()) for row in rows]
 
     def close(self) -> None:
         self.datastore.close()

@@ -29,6 +29,14 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment, get_topic
 
+from ledger.adapters.persistence.access import (
+    APPEND_ONLY_MESSAGE,
+    APPEND_ONLY_TRIGGER,
+    SQLAccessTables,
+)
+from ledger.adapters.persistence.access import TABLES as ACCESS_TABLES
+from ledger.adapters.persistence.access import ddl as access_ddl
+from ledger.adapters.persistence.access import table_name as access_table
 from ledger.adapters.persistence.audit import ENTRY_COLUMNS, AuditTables, ddl, entry_row
 from ledger.adapters.persistence.audit import TABLES as AUDIT_TABLES
 from ledger.adapters.persistence.audit import table_name as audit_table
@@ -47,7 +55,7 @@ from ledger.adapters.persistence.base import (
     table_name,
     trackings_of,
 )
-from ledger.services.ports import FACT_INDEX, AuditEntry, AuditStore
+from ledger.services.ports import FACT_INDEX, AccessTables, AuditEntry, AuditStore
 from projections.rows import Row
 
 #: Seconds a writer waits for another's lock before giving up.
@@ -111,6 +119,10 @@ class SQLiteStore(Store):
     def audit_tables(self) -> AuditStore:
         env = Environment("audit", self.library_env())
         return SQLiteAuditTables(SQLiteLedgerFactory(env).datastore)
+
+    def access_tables(self) -> AccessTables:
+        env = Environment("access", self.library_env())
+        return SQLiteAccessTables(SQLiteLedgerFactory(env).datastore)
 
     def library_env(self) -> dict[str, str]:
         return {
@@ -315,6 +327,37 @@ class SQLiteAuditTables(AuditTables):
 
     def _insert_entries(self, cursor: Any, entries: Sequence[AuditEntry]) -> None:
         cursor.executemany(self._insert, [entry_row(e) for e in entries])
+
+    def close(self) -> None:
+        self.datastore.close()
+
+
+class SQLiteAccessTables(SQLAccessTables):
+    """The tokens and the access log in the store's own SQLite file (triggers refuse
+    changing or removing an entry of the log)."""
+
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        self.datastore = datastore
+        log = quote(access_table("access_log"))
+        refuse = f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
+        with datastore.transaction(commit=True) as c:
+            for template, table in access_ddl("INTEGER PRIMARY KEY AUTOINCREMENT"):
+                c.execute(template.format(table=quote(access_table(table))))
+            for event in ("UPDATE", "DELETE"):
+                trigger = quote(f"{APPEND_ONLY_TRIGGER}_{event.lower()}")
+                c.execute(
+                    f"CREATE TRIGGER IF NOT EXISTS {trigger} BEFORE {event} ON {log} {refuse}"
+                )
+
+    def _transaction(self, commit: bool) -> AbstractContextManager[SQLiteCursor]:
+        return self.datastore.transaction(commit=commit)
+
+    def _render(self, template: str, params: Mapping[str, Any]) -> str:
+        names = {t: quote(access_table(t)) for t in ACCESS_TABLES}
+        return template.format(**names, **{p: f":{p}" for p in params})
+
+    def _tuples(self, rows: Sequence[Any]) -> list[Sequence[Any]]:
+        return list(rows)
 
     def close(self) -> None:
         self.datastore.close()

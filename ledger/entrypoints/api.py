@@ -1,0 +1,500 @@
+"""The HTTP API: JSON under ``/api/v1/``, for hospitals, scanners, investigators, regulators.
+
+Each route authenticates a bearer token, asks the access matrix
+(:mod:`ledger.domain.access`) whether its role may, answers with the same document
+the CLI prints with ``--json`` (:mod:`ledger.entrypoints.documents`), withholds donor
+identifiers from clinicians, and records every answer that shows an identifier in
+the access log. Errors are ``{"error": code, "message": text}`` with the status that
+says what went wrong; no stack trace and no identifier ever reaches a response.
+
+Routes are plain (synchronous) functions: FastAPI runs them on its thread pool, so a
+slow store blocks one request, not the server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger.adapters.persistence.base import StoreError
+from ledger.domain.access import Capability, Forbidden, Principal, Unauthenticated
+from ledger.domain.din import InvalidDIN, validate_din
+from ledger.domain.disclosure import identifiers_in, withholding
+from ledger.domain.inventory import AlertPolicy
+from ledger.entrypoints import documents
+from ledger.services.bedside import BadCheckRequest, CheckRequest, UnknownUnit
+from ledger.services.ports import Unavailable
+from ledger.services.submission import ForeignFacility, Rejected
+
+log = logging.getLogger("bloodledger.api")
+
+API = "/api/v1"
+
+
+class Refused(Exception):
+    """An answer that is an error: its status, code and words (never an identifier)."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+class ErrorDocument(BaseModel):
+    error: str = Field(description="a stable code, e.g. not_found, forbidden, invalid_request")
+    message: str
+
+
+class LookbackRequest(BaseModel):
+    donor_id: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=500)
+    since: datetime | None = Field(default=None, description="start of the window (default 2 y)")
+
+
+class CheckRequestBody(BaseModel):
+    din: str = Field(min_length=1, max_length=64)
+    product_code: str = Field(min_length=1, max_length=16)
+    patient_id: str = Field(min_length=1, max_length=200)
+    patient_abo: str = Field(min_length=1, max_length=4)
+    patient_rhd: str = Field(min_length=1, max_length=4)
+    facility: str = Field(min_length=1, max_length=16)
+    at: datetime | None = Field(default=None, description="when the unit is to be hung (now)")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorDocument} for status in (400, 401, 403, 404, 409, 422, 503)
+}
+
+
+@dataclass
+class ApiServices:
+    """What the routes use; made by :mod:`ledger.entrypoints.serve` through bootstrap."""
+
+    models: Any  # ledger.bootstrap.ReadModels
+    access: Any  # ledger.services.access.AccessControl
+    checks: Any  # ledger.services.bedside.BedsideChecks
+    submission: Any | None  # ledger.services.submission.EventSubmission, with --bootstrap
+    fhir: Callable[..., dict[str, Any]]
+    policy: AlertPolicy = field(default_factory=AlertPolicy)
+    max_lag: int = 10_000
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ingest_lag: Callable[[], float] | None = None
+
+
+class Metrics:
+    """Request counts and latencies per route, and the lags, in one registry per app."""
+
+    def __init__(self, services: ApiServices) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "bloodledger_http_requests",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "bloodledger_http_request_duration_seconds",
+            "time to answer an HTTP request",
+            ["method", "route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        lag = Gauge(
+            "bloodledger_projection_lag_events",
+            "events recorded but not yet in the read models",
+            registry=self.registry,
+        )
+        lag.set_function(lambda: float(services.models.projector.lag()))
+        if services.ingest_lag is not None:
+            ingest = Gauge(
+                "bloodledger_ingest_lag_records",
+                "records on the events topic not yet stored",
+                registry=self.registry,
+            )
+            ingest.set_function(services.ingest_lag)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+
+_bearer = HTTPBearer(auto_error=False, description="a token made by `bloodledger token create`")
+
+
+def _caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """Who is asking: the holder of the bearer token (401 without a valid one)."""
+    services: ApiServices = request.app.state.services
+    principal: Principal = services.access.authenticate(
+        credentials.credentials if credentials else None
+    )
+    return principal
+
+
+Caller = Annotated[Principal, Depends(_caller)]
+
+
+def create_app(services: ApiServices) -> FastAPI:
+    """The application; every route closes over ``services``."""
+    app = FastAPI(
+        title="bloodledger",
+        version=version("bloodledger"),
+        description="Vein-to-vein transfusion traceability ledger: the JSON API.",
+        docs_url=None,
+        redoc_url=None,
+        responses=ERRORS,
+    )
+    app.state.services = services
+    metrics = Metrics(services)
+    _serve_docs(app)
+    _handle_errors(app)
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.observe(request.method, route, response.status_code, time.perf_counter() - started)
+        return response
+
+    def allow(principal: Principal, capability: Capability, facility: str | None = None) -> None:
+        services.access.authorize(principal, capability, facility)
+
+    def acting_for(
+        principal: Principal, capability: Capability, facility: str | None
+    ) -> str | None:
+        """The facility a request acts for: the one it names, else the caller's own."""
+        scoped: str | None = services.access.facility_for(principal, capability, facility)
+        return scoped
+
+    def disclose(principal: Principal, route: str, document: Any) -> Any:
+        """What ``principal`` may see of ``document``; recorded if it shows anyone."""
+        if not principal.sees_donors:
+            document = withholding(document, "donor")
+        services.access.record_reveal(principal, route, sorted(identifiers_in(document)))
+        return document
+
+    # -- the process ------------------------------------------------------------
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """The process is up (it says nothing of the store)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], responses={503: {"model": ErrorDocument}})
+    def readyz() -> JSONResponse:
+        """The store answers and the read models are less than ``max_lag`` events behind."""
+        try:
+            lag = services.models.projector.lag()
+        except Exception as e:  # the store is down: not ready, and say so
+            log.warning("readyz: store unreachable (%s)", type(e).__name__)
+            raise Refused(503, "store_unavailable", "the store does not answer") from None
+        document = {"projection_lag": lag, "max_lag": services.max_lag}
+        if lag > services.max_lag:
+            raise Refused(503, "lagging", f"the read models are {lag} events behind", **document)
+        return JSONResponse({"status": "ready", **document})
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def prometheus() -> Response:
+        """Prometheus text format: requests and latency per route, the lags."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    # -- units, traces, inventory, alerts --------------------------------------
+
+    @app.get(f"{API}/units/{{din}}", tags=["units"])
+    def unit(
+        din: str,
+        principal: Caller,
+        product: str | None = None,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """A donation's units: state, findings and every fact (``history --json``)."""
+        facility = acting_for(principal, Capability.READ_UNIT, None)
+        document = documents.history(services.models.ledger, din, product, as_of, known_at)
+        if not document["units"]:
+            raise Refused(404, "not_found", f"no units of DIN {din}")
+        if facility is not None:
+            document["units"] = [u for u in document["units"] if _concerns(u, facility)]
+            if not document["units"]:
+                raise Refused(403, "forbidden", "these units never reached your facility")
+        return disclose(principal, "/units/{din}", document)  # type: ignore[no-any-return]
+
+    @app.get(f"{API}/trace", tags=["traceability"])
+    def trace(
+        principal: Caller,
+        donor: str | None = None,
+        patient: str | None = None,
+        din: str | None = None,
+    ) -> dict[str, Any]:
+        """Donor → units → recipients, or back from a patient, or both ways from a DIN."""
+        allow(principal, Capability.TRACE)
+        if sum(x is not None for x in (donor, patient, din)) != 1:
+            raise Refused(422, "invalid_request", "give exactly one of donor, patient, din")
+        view, identities = services.models.view, services.models.identities
+        document = documents.trace(view, identities, donor=donor, patient=patient, din=din)
+        return disclose(principal, "/trace", document)  # type: ignore[no-any-return]
+
+    @app.get(f"{API}/inventory", tags=["inventory"])
+    def inventory(
+        principal: Caller, facility: str | None = None, as_of: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Stock by facility, component and group; days of supply; alert level."""
+        facility = acting_for(principal, Capability.READ_INVENTORY, facility)
+        at = as_of or services.clock()
+        return documents.inventory(services.models.view, at, services.policy, facility)
+
+    @app.get(f"{API}/alerts", tags=["inventory"])
+    def alerts(principal: Caller, since: datetime | None = None) -> list[dict[str, Any]]:
+        """Safety flags and low-stock alerts, newest first (a clinician: its facility's)."""
+        facility = acting_for(principal, Capability.READ_ALERTS, None)
+        models = services.models
+        entries = documents.alerts(
+            models.view, models.identities, services.clock(), services.policy, since
+        )
+        if facility is not None:
+            entries = [e for e in entries if e.get("facility") == facility]
+        return disclose(principal, "/alerts", entries)  # type: ignore[no-any-return]
+
+    # -- lookbacks ---------------------------------------------------------------
+
+    @app.post(f"{API}/lookbacks", tags=["traceability"], status_code=201)
+    def open_lookback(body: LookbackRequest, principal: Caller) -> dict[str, Any]:
+        """Open (or find again: the same donor, window and reason are one case) a lookback."""
+        allow(principal, Capability.LOOKBACK_OPEN)
+        case_id, quarantined = documents.open_lookback(
+            services.models, body.donor_id, body.reason, services.clock(),
+            since=body.since, actor=principal.name,
+        )  # fmt: skip
+        report = documents.lookback(services.models, case_id) or {}
+        document = {"case_id": case_id, "newly_quarantined": quarantined, "report": report}
+        return disclose(principal, "/lookbacks", document)  # type: ignore[no-any-return]
+
+    @app.get(f"{API}/lookbacks/{{case_id}}", tags=["traceability"])
+    def lookback(case_id: str, principal: Caller) -> dict[str, Any]:
+        """A lookback case: its donor, units, recipients and their notices."""
+        allow(principal, Capability.LOOKBACK_READ)
+        report = documents.lookback(services.models, case_id)
+        if report is None:
+            raise Refused(404, "not_found", "no such lookback case")
+        return disclose(principal, "/lookbacks/{case_id}", report)  # type: ignore[no-any-return]
+
+    # -- the bedside ---------------------------------------------------------------
+
+    @app.post(f"{API}/checks/transfusion", tags=["bedside"])
+    def check_transfusion(body: CheckRequestBody, principal: Caller) -> dict[str, Any]:
+        """May this unit be given to this patient now? Every reason that applies."""
+        allow(principal, Capability.CHECK_TRANSFUSION, body.facility)
+        request = CheckRequest(**body.model_dump())
+        answer = services.checks.check(request, actor=principal.name)
+        return disclose(principal, "/checks/transfusion", answer)  # type: ignore[no-any-return]
+
+    # -- integrators ---------------------------------------------------------------
+
+    @app.post(
+        f"{API}/events",
+        tags=["integration"],
+        status_code=202,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"type": ["object", "array"]}},
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                },
+            }
+        },
+    )
+    async def submit_events(request: Request, principal: Caller) -> dict[str, Any]:
+        """Contract JSON (one event or a list) or one Confluent-framed Avro message;
+        202 once the broker has them, 422 with every problem and nothing accepted."""
+        acting_for(principal, Capability.SUBMIT_EVENTS, None)
+        if services.submission is None:
+            raise Refused(
+                503, "no_broker", "this server was started without --bootstrap: no HTTP ingest"
+            )
+        body = await request.body()
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        from starlette.concurrency import run_in_threadpool
+
+        if kind == "application/json":
+            submit = services.submission.submit_json
+        elif kind == "application/octet-stream":
+            submit = services.submission.submit_avro
+        else:
+            raise Refused(
+                415, "unsupported_media_type", "send application/json or application/octet-stream"
+            )
+        ids = await run_in_threadpool(submit, body, facility=principal.facility)
+        return {"accepted": len(ids), "event_ids": ids}
+
+    # -- FHIR ------------------------------------------------------------------------
+
+    @app.get(f"{API}/fhir/BiologicallyDerivedProduct", tags=["fhir"])
+    def fhir_products(
+        principal: Caller, identifier: Annotated[str, Query(min_length=1)]
+    ) -> dict[str, Any]:
+        """FHIR R5 searchset Bundle: the DIN's units and their dispenses."""
+        allow(principal, Capability.FHIR_READ)
+        from ledger.adapters.fhir import search_identifier
+
+        facility = acting_for(principal, Capability.FHIR_READ, None)
+        named = search_identifier(identifier)  # a token search: [system|]value
+        if named is None:
+            raise Refused(422, "invalid_request", "identifier: not a system this ledger issues")
+        din, product = named
+        validate_din(din)
+        units = services.models.ledger.units_of(din, product)
+        if facility is not None and units:
+            units = [u for u in units if _unit_concerns(u, facility)]
+            if not units:
+                raise Refused(403, "forbidden", "these units never reached your facility")
+        bundle = services.models.identities.revealed(services.fhir(units, bundle_type="searchset"))
+        route = "/fhir/BiologicallyDerivedProduct"
+        return disclose(principal, route, bundle)  # type: ignore[no-any-return]
+
+    # -- the access log ----------------------------------------------------------------
+
+    @app.get(f"{API}/access-log", tags=["operations"])
+    def access_log(
+        principal: Caller, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
+    ) -> list[dict[str, Any]]:
+        """Who was shown which identifiers, through which route, when (admin only)."""
+        log_entries: list[dict[str, Any]] = services.access.read_log(
+            principal, "/access-log", limit=limit
+        )
+        return log_entries
+
+    return app
+
+
+def _concerns(unit: dict[str, Any], facility: str) -> bool:
+    """Whether a unit document shows the unit at ``facility``: reported there or sent there."""
+    return any(
+        e.get("facility") == facility or e.get("to_facility") == facility for e in unit["events"]
+    )
+
+
+def _unit_concerns(unit: Any, facility: str) -> bool:
+    return any(
+        f.facility == facility or f.payload.get("to_facility") == facility for f in unit.facts
+    )
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """Swagger UI from files in the installed package (``fastapi-offline``): no CDN."""
+    import fastapi_offline
+
+    static = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/static/docs", StaticFiles(directory=static), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="bloodledger API",
+            swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css",
+            swagger_favicon_url="/static/docs/favicon.png",
+        )
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": code, "message": message, **extra}, status, headers=headers)
+
+
+_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 409: "conflict", 415: "unsupported_media_type",
+          422: "invalid_request", 503: "unavailable"}  # fmt: skip
+
+
+def _handle_errors(app: FastAPI) -> None:
+    """Every failure as ``{"error", "message"}``; the unexpected as a bare 500, logged
+    by exception type only (its text might hold a value from the request)."""
+
+    @app.exception_handler(Refused)
+    def refused(_: Request, e: Refused) -> JSONResponse:
+        return _error(e.status, e.code, e.message, **e.extra)
+
+    @app.exception_handler(Unauthenticated)
+    def unauthenticated(_: Request, e: Unauthenticated) -> JSONResponse:
+        return _error(401, "unauthenticated", str(e))
+
+    @app.exception_handler(Forbidden)
+    def forbidden(_: Request, e: Forbidden) -> JSONResponse:
+        return _error(403, "forbidden", str(e))
+
+    @app.exception_handler(InvalidDIN)
+    def invalid_din(_: Request, e: InvalidDIN) -> JSONResponse:
+        return _error(422, "invalid_din", str(e))
+
+    @app.exception_handler(UnknownUnit)
+    def unknown_unit(_: Request, e: UnknownUnit) -> JSONResponse:
+        return _error(404, "not_found", str(e))
+
+    @app.exception_handler(BadCheckRequest)
+    def bad_check(_: Request, e: BadCheckRequest) -> JSONResponse:
+        return _error(422, "invalid_request", str(e))
+
+    @app.exception_handler(Rejected)
+    def rejected(_: Request, e: Rejected) -> JSONResponse:
+        problems = [dataclasses.asdict(p) for p in e.problems]
+        return _error(422, "rejected", "nothing was accepted: " + str(e), problems=problems)
+
+    @app.exception_handler(ForeignFacility)
+    def foreign(_: Request, e: ForeignFacility) -> JSONResponse:
+        return _error(403, "forbidden", str(e), indexes=e.indexes)
+
+    @app.exception_handler(Unavailable)
+    def unavailable(_: Request, e: Unavailable) -> JSONResponse:
+        return _error(503, "broker_unavailable", str(e))
+
+    @app.exception_handler(StoreError)
+    def store_down(_: Request, e: StoreError) -> JSONResponse:
+        log.warning("the store failed: %s", type(e).__name__)
+        return _error(503, "store_unavailable", "the store does not answer; try again")
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(_: Request, e: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg", "")}
+            for err in e.errors()
+        ]
+        return _error(422, "invalid_request", "the request is not valid", problems=problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    def http(_: Request, e: StarletteHTTPException) -> JSONResponse:
+        return _error(e.status_code, _CODES.get(e.status_code, "error"), str(e.detail))
+
+    @app.exception_handler(Exception)
+    def unexpected(request: Request, e: Exception) -> JSONResponse:
+        log.error("%s %s failed: %s", request.method, request.url.path, type(e).__name__)
+        return _error(500, "internal", "the ledger could not answer; the error is logged")

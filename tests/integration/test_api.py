@@ -1,0 +1,244 @@
+"""The HTTP API on SQLite and PostgreSQL, in process (FastAPI's test client, real stores).
+
+Every role x every route x its own / another facility is asked and each answer's
+status compared with the table below — written from the issue's words, not read
+from the matrix in the code, so a change to either shows here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger.adapters.persistence import store_for
+from ledger.entrypoints.api import create_app
+from ledger.entrypoints.serve import Served
+from tests.builders import HOSPITAL, RBC, START, Timeline, at, din
+
+pytestmark = pytest.mark.integration
+
+OTHER = "S3199"  # another hospital
+WAITING = din(1)  # received at HOSPITAL, crossmatched for P000001: ready for the bedside
+GIVEN = din(2)  # transfused to P000002
+
+
+@dataclass
+class Api:
+    client: TestClient
+    tokens: dict[str, str]
+    served: Served
+    case_id: str
+
+    def ask(self, who: str | None, method: str, path: str, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        return self.client.request(method, path, headers=headers, **kw)
+
+
+def _story() -> list[Any]:
+    waiting = Timeline(din=WAITING)
+    waiting.collected(donor="D000001")
+    waiting.tested()
+    waiting.grouped()
+    waiting.produced()
+    waiting.released()
+    waiting.issued()
+    waiting.received()
+    waiting.crossmatched(hour=20, patient="P000001")
+    given = Timeline(din=GIVEN)
+    given.collected(donor="D000002")
+    given.tested()
+    given.grouped()
+    given.produced()
+    given.released()
+    given.issued()
+    given.received()
+    patient = "P000002"
+    given.crossmatched(patient=patient)
+    given.dispensed(patient=patient)
+    given.started(patient=patient)
+    given.completed(patient=patient)
+    return waiting.facts + given.facts
+
+
+ROLES = {
+    "integrator": ("integrator", HOSPITAL),
+    "integrator-other": ("integrator", OTHER),
+    "clinician": ("clinician", HOSPITAL),
+    "clinician-other": ("clinician", OTHER),
+    "investigator": ("investigator", None),
+    "regulator": ("regulator", None),
+    "admin": ("admin", None),
+}
+
+
+@pytest.fixture
+def api(durable_store_url: str) -> Iterator[Api]:
+    served = Served(store_for(durable_store_url))
+    try:
+        ledger = served.models.ledger
+        ledger.record(_story())
+        served.models.projector.catch_up()
+        tokens = {
+            name: served.access.control.create(name, role, facility)
+            for name, (role, facility) in ROLES.items()
+        }
+        with TestClient(create_app(served.services)) as client:
+            api = Api(client, tokens, served, "")
+            opened = api.ask(
+                "investigator", "POST", "/api/v1/lookbacks",
+                json={"donor_id": "D000001", "reason": "recipient seroconverted",
+                      "since": START.isoformat()},
+            )  # fmt: skip
+            assert opened.status_code == 201, opened.text
+            api.case_id = opened.json()["case_id"]
+            yield api
+    finally:
+        served.close()
+
+
+def _check(facility: str) -> dict[str, Any]:
+    return {
+        "din": WAITING, "product_code": RBC, "patient_id": "P000001", "patient_abo": "A",
+        "patient_rhd": "POS", "facility": facility, "at": at(21).isoformat(),
+    }  # fmt: skip
+
+
+#: route -> (method, path, body) ; ``{case}`` is the lookback opened by the fixture.
+ROUTES: dict[str, tuple[str, str, Any]] = {
+    "unit": ("GET", f"/api/v1/units/{GIVEN}", None),
+    "trace": ("GET", f"/api/v1/trace?din={GIVEN}", None),
+    "inventory": ("GET", "/api/v1/inventory", None),
+    "inventory-other": ("GET", f"/api/v1/inventory?facility={OTHER}", None),
+    "alerts": ("GET", "/api/v1/alerts", None),
+    "lookback-open": ("POST", "/api/v1/lookbacks", {"donor_id": "D000002", "reason": "r"}),
+    "lookback": ("GET", "/api/v1/lookbacks/{case}", None),
+    "check": ("POST", "/api/v1/checks/transfusion", _check(HOSPITAL)),
+    "check-other": ("POST", "/api/v1/checks/transfusion", _check(OTHER)),
+    "events": ("POST", "/api/v1/events", []),
+    "fhir": ("GET", f"/api/v1/fhir/BiologicallyDerivedProduct?identifier={GIVEN}", None),
+    "access-log": ("GET", "/api/v1/access-log", None),
+}
+
+_ = 403  # forbidden
+#: The expected status of each route for each token (the issue's roles, in words):
+#: integrators only submit events (503 here: this server has no broker); clinicians
+#: check, read units, inventory, alerts, FHIR of their own facility; investigators
+#: trace, look back, read; regulators read everything and open nothing; admins read
+#: the access log only.
+EXPECTED: dict[str, dict[str, int]] = {
+    #                  integ. integ-o clin. clin-o inv.  reg.  admin
+    "unit":          dict(zip(ROLES, (_, _, 200, _, 200, 200, _), strict=True)),
+    "trace":         dict(zip(ROLES, (_, _, _, _, 200, 200, _), strict=True)),
+    "inventory":     dict(zip(ROLES, (_, _, 200, 200, 200, 200, _), strict=True)),
+    "inventory-other": dict(zip(ROLES, (_, _, _, 200, 200, 200, _), strict=True)),
+    "alerts":        dict(zip(ROLES, (_, _, 200, 200, 200, 200, _), strict=True)),
+    "lookback-open": dict(zip(ROLES, (_, _, _, _, 201, _, _), strict=True)),
+    "lookback":      dict(zip(ROLES, (_, _, _, _, 200, 200, _), strict=True)),
+    "check":         dict(zip(ROLES, (_, _, 200, _, _, _, _), strict=True)),
+    "check-other":   dict(zip(ROLES, (_, _, _, 200, _, _, _), strict=True)),
+    "events":        dict(zip(ROLES, (503, 503, _, _, _, _, _), strict=True)),
+    "fhir":          dict(zip(ROLES, (_, _, 200, _, 200, 200, _), strict=True)),
+    "access-log":    dict(zip(ROLES, (_, _, _, _, _, _, 200), strict=True)),
+}  # fmt: skip
+
+
+def test_every_role_on_every_route_gets_what_the_issue_says(api: Api) -> None:
+    answers: dict[str, dict[str, int]] = {}
+    for route, (method, path, body) in ROUTES.items():
+        path = path.replace("{case}", api.case_id)
+        answers[route] = {}
+        for who in ROLES:
+            answer = api.ask(who, method, path, json=body)
+            answers[route][who] = answer.status_code
+            if answer.status_code >= 400:
+                document = answer.json()
+                assert set(document) >= {"error", "message"}, (route, who, document)
+        anonymous = api.ask(None, method, path, json=body)
+        assert anonymous.status_code == 401, (route, anonymous.text)
+        assert anonymous.json()["error"] == "unauthenticated"
+    assert answers == EXPECTED
+
+
+def test_a_revoked_token_is_refused(api: Api) -> None:
+    assert api.ask("regulator", "GET", f"/api/v1/units/{GIVEN}").status_code == 200
+    api.served.access.control.revoke("regulator")
+    refused = api.ask("regulator", "GET", f"/api/v1/units/{GIVEN}")
+    assert refused.status_code == 401 and refused.json()["error"] == "unauthenticated"
+    garbage = api.client.get(f"/api/v1/units/{GIVEN}", headers={"Authorization": "Bearer x"})
+    assert garbage.status_code == 401
+
+
+def test_answers_are_the_cli_documents_and_clinicians_never_see_donors(api: Api) -> None:
+    from ledger.entrypoints import documents
+
+    ledger = api.served.models.ledger
+    as_cli = documents.history(ledger, GIVEN)
+    investigator = api.ask("investigator", "GET", f"/api/v1/units/{GIVEN}").json()
+    assert investigator == as_cli
+    text = str(investigator)
+    assert "D000002" in text and "P000002" in text
+    clinician = api.ask("clinician", "GET", f"/api/v1/units/{GIVEN}").json()
+    assert "D000002" not in str(clinician) and "P000002" in str(clinician)
+    traced = api.ask("investigator", "GET", "/api/v1/trace?donor=D000002").json()
+    assert traced["donors"] == ["D000002"] and traced["units"]
+
+
+def test_every_answer_showing_an_identifier_is_in_the_access_log(api: Api) -> None:
+    api.ask("investigator", "GET", "/api/v1/trace?donor=D000002")
+    api.ask("clinician", "GET", f"/api/v1/units/{GIVEN}")
+    api.ask("regulator", "GET", "/api/v1/inventory")  # shows nobody: not recorded
+    entries = api.ask("admin", "GET", "/api/v1/access-log").json()
+    by_route = {(e["token_name"], e["route"]): e for e in entries}
+    trace = by_route[("investigator", "/trace")]
+    assert {"kind": "donor", "value": "D000002"} in trace["identifiers"] or any(
+        "D000002" in str(i) for i in trace["identifiers"]
+    )
+    assert trace["role"] == "investigator" and trace["at"]
+    unit = by_route[("clinician", "/units/{din}")]
+    assert "P000002" in str(unit["identifiers"]) and "D000002" not in str(unit["identifiers"])
+    assert not any(route == "/inventory" for _, route in by_route)
+
+
+def test_errors_are_json_with_the_right_status(api: Api) -> None:
+    bad_din = api.ask("regulator", "GET", "/api/v1/units/NOT-A-DIN")
+    assert bad_din.status_code == 422 and bad_din.json()["error"] == "invalid_din"
+    unknown = api.ask("regulator", "GET", f"/api/v1/units/{din(99)}")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
+    no_case = api.ask("regulator", "GET", "/api/v1/lookbacks/nope")
+    assert no_case.status_code == 404
+    two = api.ask("regulator", "GET", f"/api/v1/trace?din={GIVEN}&donor=D1")
+    assert two.status_code == 422
+    bad_date = api.ask("regulator", "GET", "/api/v1/inventory?as_of=yesterday")
+    assert bad_date.status_code == 422 and bad_date.json()["error"] == "invalid_request"
+    missing = api.ask("investigator", "POST", "/api/v1/lookbacks", json={"reason": "x"})
+    assert missing.status_code == 422
+    nowhere = api.ask("regulator", "GET", "/api/v1/nothing-here")
+    assert nowhere.status_code == 404 and nowhere.json()["error"] == "not_found"
+    for answer in (bad_din, unknown, two, bad_date, missing):
+        assert "Traceback" not in answer.text
+
+
+def test_operations_routes(api: Api) -> None:
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    ready = api.client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["projection_lag"] == 0
+    api.served.models.ledger.record(Timeline(din=din(3)).transfused_cleanly().facts)
+    api.served.services.max_lag = 0
+    lagging = api.client.get("/readyz")
+    assert lagging.status_code == 503 and lagging.json()["error"] == "lagging"
+    api.ask("regulator", "GET", f"/api/v1/units/{GIVEN}")
+    metrics = api.client.get("/metrics")
+    assert metrics.status_code == 200
+    assert 'route="/api/v1/units/{din}"' in metrics.text  # the template, never the DIN
+    assert GIVEN not in metrics.text
+    assert "bloodledger_projection_lag_events" in metrics.text
+    schema = api.client.get("/openapi.json").json()
+    assert "/api/v1/checks/transfusion" in schema["paths"]
+    docs = api.client.get("/docs")
+    assert docs.status_code == 200 and "/static/docs/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower()
+    assert api.client.get("/static/docs/swagger-ui-bundle.js").status_code == 200
