@@ -7,6 +7,7 @@ from the matrix in the code, so a change to either shows here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,16 +15,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ledger.adapters.avro import AvroCodec
+from ledger.adapters.broker import EmbeddedBroker
+from ledger.adapters.contract_json import fact_to_json
+from ledger.adapters.kafka import TopicReader
 from ledger.adapters.persistence import store_for
 from ledger.entrypoints.api import create_app
 from ledger.entrypoints.serve import Served
 from tests.builders import HOSPITAL, RBC, START, Timeline, at, din
+from tests.integration.api_support import GIVEN, OTHER, ROLES, WAITING, serving
 
 pytestmark = pytest.mark.integration
-
-OTHER = "S3199"  # another hospital
-WAITING = din(1)  # received at HOSPITAL, crossmatched for P000001: ready for the bedside
-GIVEN = din(2)  # transfused to P000002
 
 
 @dataclass
@@ -38,66 +40,21 @@ class Api:
         return self.client.request(method, path, headers=headers, **kw)
 
 
-def _story() -> list[Any]:
-    waiting = Timeline(din=WAITING)
-    waiting.collected(donor="D000001")
-    waiting.tested()
-    waiting.grouped()
-    waiting.produced()
-    waiting.released()
-    waiting.issued()
-    waiting.received()
-    waiting.crossmatched(hour=20, patient="P000001")
-    given = Timeline(din=GIVEN)
-    given.collected(donor="D000002")
-    given.tested()
-    given.grouped()
-    given.produced()
-    given.released()
-    given.issued()
-    given.received()
-    patient = "P000002"
-    given.crossmatched(patient=patient)
-    given.dispensed(patient=patient)
-    given.started(patient=patient)
-    given.completed(patient=patient)
-    return waiting.facts + given.facts
-
-
-ROLES = {
-    "integrator": ("integrator", HOSPITAL),
-    "integrator-other": ("integrator", OTHER),
-    "clinician": ("clinician", HOSPITAL),
-    "clinician-other": ("clinician", OTHER),
-    "investigator": ("investigator", None),
-    "regulator": ("regulator", None),
-    "admin": ("admin", None),
-}
-
-
 @pytest.fixture
 def api(durable_store_url: str) -> Iterator[Api]:
-    served = Served(store_for(durable_store_url))
-    try:
-        ledger = served.models.ledger
-        ledger.record(_story())
-        served.models.projector.catch_up()
-        tokens = {
-            name: served.access.control.create(name, role, facility)
-            for name, (role, facility) in ROLES.items()
-        }
-        with TestClient(create_app(served.services)) as client:
-            api = Api(client, tokens, served, "")
-            opened = api.ask(
-                "investigator", "POST", "/api/v1/lookbacks",
-                json={"donor_id": "D000001", "reason": "recipient seroconverted",
-                      "since": START.isoformat()},
-            )  # fmt: skip
-            assert opened.status_code == 201, opened.text
-            api.case_id = opened.json()["case_id"]
-            yield api
-    finally:
-        served.close()
+    with (
+        serving(durable_store_url) as (served, tokens),
+        TestClient(create_app(served.services)) as client,
+    ):
+        api = Api(client, tokens, served, "")
+        opened = api.ask(
+            "investigator", "POST", "/api/v1/lookbacks",
+            json={"donor_id": "D000001", "reason": "recipient seroconverted",
+                  "since": START.isoformat()},
+        )  # fmt: skip
+        assert opened.status_code == 201, opened.text
+        api.case_id = opened.json()["case_id"]
+        yield api
 
 
 def _check(facility: str) -> dict[str, Any]:
@@ -242,3 +199,47 @@ def test_operations_routes(api: Api) -> None:
     assert docs.status_code == 200 and "/static/docs/swagger-ui-bundle.js" in docs.text
     assert "cdn" not in docs.text.lower()
     assert api.client.get("/static/docs/swagger-ui-bundle.js").status_code == 200
+
+
+def test_events_over_http_reach_the_topic_only_when_all_are_facts_and_ours(
+    broker: EmbeddedBroker, topic: str, sqlite_url: str
+) -> None:
+    served = Served(store_for(sqlite_url), bootstrap=broker.bootstrap, topic=topic)
+    try:
+        control = served.access.control
+        ours = control.create("lis", "integrator", HOSPITAL)
+        anyone = control.create("hub", "integrator")
+        with TestClient(create_app(served.services)) as client:
+
+            def post(token: str, content: bytes, kind: str) -> Any:
+                headers = {"Authorization": f"Bearer {token}", "Content-Type": kind}
+                return client.post("/api/v1/events", content=content, headers=headers)
+
+            story = Timeline(din=din(7))
+            received = story.received()  # reported by HOSPITAL
+            issued = story.issued()  # reported by the centre
+            one = json.dumps(fact_to_json(received)).encode()
+            accepted = post(ours, one, "application/json")
+            assert accepted.status_code == 202, accepted.text
+            assert accepted.json()["event_ids"] == [received.event_id]
+            foreign = post(ours, json.dumps(fact_to_json(issued)).encode(), "application/json")
+            assert foreign.status_code == 403 and foreign.json()["error"] == "forbidden"
+            broken = fact_to_json(issued) | {"din": "SHORT"}
+            missing = {k: v for k, v in fact_to_json(issued).items() if k != "occurred_at"}
+            both = json.dumps([fact_to_json(issued), broken, missing]).encode()
+            rejected = post(anyone, both, "application/json")
+            assert rejected.status_code == 422 and rejected.json()["error"] == "rejected"
+            assert [p["index"] for p in rejected.json()["problems"]] == [1, 2]
+            framed = AvroCodec().encode(issued)
+            avro = post(anyone, framed, "application/octet-stream")
+            assert avro.status_code == 202 and avro.json()["event_ids"] == [issued.event_id]
+            odd = post(anyone, b"x", "text/plain")
+            assert odd.status_code == 415
+        records = list(TopicReader(broker.bootstrap, idle_s=2).records(topic))
+        assert [r.key for r in records] == [din(7).encode()] * 2  # nothing of the 422 or 403
+        assert [AvroCodec().decode(r.value).event_id for r in records] == [
+            received.event_id,
+            issued.event_id,
+        ]
+    finally:
+        served.close()
