@@ -8,9 +8,13 @@ the first, each with a severity; the decision is the worst of them: STOP if any
 reason stops, WARN if any warns, else ALLOW. The rules are the state machine's
 own (:func:`~ledger.domain.unit_state.group_findings`, the 3-day sample rule,
 the 30-minute rule, expiry, the autologous rule), so a check agrees with the
-flags the ledger puts on the unit when the transfusion is then reported: each
-reason named like a :class:`~ledger.domain.vocabulary.Flag` — and those in
-:data:`FLAG_OF` — is the flag a transfusion started at that instant would raise.
+flags the ledger puts on the unit when the transfusion is then reported: every
+breach a transfusion started at that instant would show is among the reasons
+(but the start's own ``NO_BEDSIDE_CHECK``, and ``UNEXPECTED_SEQUENCE`` for a unit
+never produced, which is ``NOT_RELEASED`` here), and each reason of
+:data:`FLAG_OF` is a flag that start raises — the group reasons as long as the
+request states the group typed on the patient's crossmatch (the check judges
+the request's group too, and says when they differ).
 
 Severities (``shared/domain.md`` §2, §3, §8; ``shared/notes/audit-fhir-bedside.md``,
 "Bedside pre-transfusion checks": JPAC 4.10, NZ Blood 3.11, BloodTrack, VBECS) —

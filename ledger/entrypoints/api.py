@@ -13,6 +13,7 @@ slow store blocks one request, not the server.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import logging
 import time
@@ -37,7 +38,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.adapters.persistence.base import StoreError
@@ -46,6 +47,7 @@ from ledger.domain.din import InvalidDIN, validate_din
 from ledger.domain.disclosure import identifiers_in, withholding
 from ledger.domain.inventory import AlertPolicy
 from ledger.entrypoints import documents
+from ledger.entrypoints.arguments import timestamp
 from ledger.services.bedside import BadCheckRequest, CheckRequest, UnknownUnit
 from ledger.services.ports import Unavailable
 from ledger.services.submission import ForeignFacility, Rejected
@@ -63,6 +65,24 @@ class Refused(Exception):
         self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
+def _instant(value: Any) -> Any:
+    """A date-time as the command line takes it: ISO 8601 text with its offset, or a
+    plain date (midnight UTC). Never a number (pydantic would read ``0.5`` as seconds
+    since 1970), never without an offset (it would not compare with the ledger's times)."""
+    if isinstance(value, str):
+        try:
+            return timestamp(value)
+        except argparse.ArgumentTypeError:
+            pass
+    elif isinstance(value, datetime):
+        return value
+    raise ValueError("not an ISO-8601 date-time with an offset, e.g. 2026-09-01T08:00:00Z")
+
+
+#: A request's date-time: ``string``, ``format: date-time`` in the OpenAPI document.
+Instant = Annotated[AwareDatetime, BeforeValidator(_instant)]
+
+
 class ErrorDocument(BaseModel):
     error: str = Field(description="a stable code, e.g. not_found, forbidden, invalid_request")
     message: str
@@ -71,7 +91,7 @@ class ErrorDocument(BaseModel):
 class LookbackRequest(BaseModel):
     donor_id: str = Field(min_length=1, max_length=200)
     reason: str = Field(min_length=1, max_length=500)
-    since: datetime | None = Field(default=None, description="start of the window (default 2 y)")
+    since: Instant | None = Field(default=None, description="start of the window (default 2 y)")
 
 
 class CheckRequestBody(BaseModel):
@@ -81,7 +101,7 @@ class CheckRequestBody(BaseModel):
     patient_abo: str = Field(min_length=1, max_length=4)
     patient_rhd: str = Field(min_length=1, max_length=4)
     facility: str = Field(min_length=1, max_length=16)
-    at: datetime | None = Field(default=None, description="when the unit is to be hung (now)")
+    at: Instant | None = Field(default=None, description="when the unit is to be hung (now)")
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -221,7 +241,12 @@ def create_app(services: ApiServices) -> FastAPI:
             raise Refused(503, "lagging", f"the read models are {lag} events behind", **document)
         return JSONResponse({"status": "ready", **document})
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     def prometheus() -> Response:
         """Prometheus text format: requests and latency per route, the lags."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -233,8 +258,8 @@ def create_app(services: ApiServices) -> FastAPI:
         din: str,
         principal: Caller,
         product: str | None = None,
-        as_of: datetime | None = None,
-        known_at: datetime | None = None,
+        as_of: Instant | None = None,
+        known_at: Instant | None = None,
     ) -> dict[str, Any]:
         """A donation's units: state, findings and every fact (``history --json``)."""
         facility = acting_for(principal, Capability.READ_UNIT, None)
@@ -264,7 +289,7 @@ def create_app(services: ApiServices) -> FastAPI:
 
     @app.get(f"{API}/inventory", tags=["inventory"])
     def inventory(
-        principal: Caller, facility: str | None = None, as_of: datetime | None = None
+        principal: Caller, facility: str | None = None, as_of: Instant | None = None
     ) -> list[dict[str, Any]]:
         """Stock by facility, component and group; days of supply; alert level."""
         facility = acting_for(principal, Capability.READ_INVENTORY, facility)
@@ -272,7 +297,7 @@ def create_app(services: ApiServices) -> FastAPI:
         return documents.inventory(services.models.view, at, services.policy, facility)
 
     @app.get(f"{API}/alerts", tags=["inventory"])
-    def alerts(principal: Caller, since: datetime | None = None) -> list[dict[str, Any]]:
+    def alerts(principal: Caller, since: Instant | None = None) -> list[dict[str, Any]]:
         """Safety flags and low-stock alerts, newest first (a clinician: its facility's)."""
         facility = acting_for(principal, Capability.READ_ALERTS, None)
         models = services.models
@@ -322,6 +347,7 @@ def create_app(services: ApiServices) -> FastAPI:
         f"{API}/events",
         tags=["integration"],
         status_code=202,
+        responses={415: {"model": ErrorDocument, "description": "neither JSON nor Avro"}},
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -492,7 +518,9 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def http(_: Request, e: StarletteHTTPException) -> JSONResponse:
-        return _error(e.status_code, _CODES.get(e.status_code, "error"), str(e.detail))
+        answer = _error(e.status_code, _CODES.get(e.status_code, "error"), str(e.detail))
+        answer.headers.update(e.headers or {})  # e.g. the 405's Allow
+        return answer
 
     @app.exception_handler(Exception)
     def unexpected(request: Request, e: Exception) -> JSONResponse:

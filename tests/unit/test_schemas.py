@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from dataclasses import replace
@@ -151,7 +152,7 @@ def test_payload_union_members_are_the_event_types(version: Path) -> None:
 def test_a_version_is_the_one_before_plus_its_additions() -> None:
     """Nothing registered changes: v2 holds v1's files byte for byte, but for the
     envelope, whose payload union only gains the new records at its end."""
-    for before, after in zip(VERSIONS, VERSIONS[1:], strict=False):
+    for before, after in itertools.pairwise(VERSIONS):
         for path in before.glob("*.avsc"):
             if path.name != "bloodledger.Event.avsc":
                 assert (after / path.name).read_bytes() == path.read_bytes(), path.name
