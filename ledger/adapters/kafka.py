@@ -385,3 +385,39 @@ def _partitions(consumer: KafkaConsumer, topic: str, wait_s: float = 10.0) -> li
             return [TopicPartition(topic, p) for p in sorted(found)]
         time.sleep(0.2)
     return []
+
+
+class TopicEnds:
+    """A topic's end offsets, per partition, for the ingest-lag gauge; asked at most
+    every ``ttl_s`` seconds (a scrape must not become a broker round trip each time).
+    Thread-safe. The embedded broker reports the start of its last batch as the end,
+    so there the lag reads up to one batch short."""
+
+    def __init__(self, bootstrap: str, topic: str, ttl_s: float = 5.0) -> None:
+        self.bootstrap, self.topic, self.ttl_s = bootstrap, topic, ttl_s
+        self._lock = threading.Lock()
+        self._consumer: KafkaConsumer | None = None
+        self._ends: dict[int, int] = {}
+        self._asked = -float("inf")
+
+    def ends(self) -> dict[int, int]:
+        with self._lock:
+            if time.monotonic() - self._asked >= self.ttl_s:
+                self._asked = time.monotonic()
+                if self._consumer is None:
+                    self._consumer = KafkaConsumer(
+                        bootstrap_servers=self.bootstrap,
+                        group_id=None,
+                        enable_auto_commit=False,
+                        isolation_level=ISOLATION_LEVEL,
+                    )
+                partitions = _partitions(self._consumer, self.topic, wait_s=1.0)
+                found = self._consumer.end_offsets(partitions) if partitions else {}
+                self._ends = {tp.partition: int(end) for tp, end in found.items()}
+            return dict(self._ends)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._consumer is not None:
+                self._consumer.close()
+                self._consumer = None

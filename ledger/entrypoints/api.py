@@ -50,7 +50,7 @@ from ledger.entrypoints import documents
 from ledger.entrypoints.arguments import timestamp
 from ledger.services.bedside import BadCheckRequest, CheckRequest, UnknownUnit
 from ledger.services.ports import Unavailable
-from ledger.services.submission import ForeignFacility, Rejected
+from ledger.services.submission import ForeignFacility, LedgerRecorded, Rejected
 
 log = logging.getLogger("bloodledger.api")
 
@@ -179,6 +179,14 @@ def _caller(
 Caller = Annotated[Principal, Depends(_caller)]
 
 
+def _once_each(request: Request) -> None:
+    """Every query parameter here takes one value: one given twice is refused, never
+    read as its last (``?facility=A&facility=B`` would act for B and say nothing)."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    if len(names) != len(set(names)):
+        raise Refused(422, "invalid_request", "a query parameter is given more than once")
+
+
 def create_app(services: ApiServices) -> FastAPI:
     """The application; every route closes over ``services``."""
     app = FastAPI(
@@ -188,6 +196,7 @@ def create_app(services: ApiServices) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         responses=ERRORS,
+        dependencies=[Depends(_once_each)],
     )
     app.state.services = services
     metrics = Metrics(services)
@@ -494,6 +503,10 @@ def _handle_errors(app: FastAPI) -> None:
     def rejected(_: Request, e: Rejected) -> JSONResponse:
         problems = [dataclasses.asdict(p) for p in e.problems]
         return _error(422, "rejected", "nothing was accepted: " + str(e), problems=problems)
+
+    @app.exception_handler(LedgerRecorded)
+    def ledger_recorded(_: Request, e: LedgerRecorded) -> JSONResponse:
+        return _error(403, "forbidden", str(e), indexes=e.indexes)
 
     @app.exception_handler(ForeignFacility)
     def foreign(_: Request, e: ForeignFacility) -> JSONResponse:

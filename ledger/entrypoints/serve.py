@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ledger.adapters.kafka import DEFAULT_TOPIC
+from ledger.adapters.kafka import DEFAULT_TOPIC, TopicEnds
 
 if TYPE_CHECKING:
     from ledger.adapters.persistence import Store
@@ -79,6 +79,7 @@ class Served:
         self.models = open_read_models_of(store, create=True, identity_key=identity_key)
         self.access = access_beside(self.models.ledger, store, clock=clock)
         self.submission = event_submission(bootstrap, topic) if bootstrap else None
+        self.ends = TopicEnds(bootstrap, topic) if bootstrap else None
         self.services = ApiServices(
             models=self.models,
             access=self.access.control,
@@ -87,9 +88,20 @@ class Served:
             fhir=fhir_bundle,
             max_lag=max_lag,
             clock=clock,
+            ingest_lag=self._ingest_lag if self.ends is not None else None,
         )
+        self.topic = topic
+
+    def _ingest_lag(self) -> float:
+        """Records on the events topic the ingest has not stored yet (for /metrics)."""
+        from ledger.services.partitions import ingest_lag
+
+        assert self.ends is not None
+        return float(ingest_lag(self.topic, self.ends.ends(), self.models.ledger.position))
 
     def close(self) -> None:
+        if self.ends is not None:
+            self.ends.close()
         if self.submission is not None:
             self.submission.close()
         self.access.close()

@@ -15,7 +15,7 @@ to mean "already processed".
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ledger.services.ports import Checkpoint, KafkaRecord
@@ -24,6 +24,17 @@ from ledger.services.ports import Checkpoint, KafkaRecord
 def upstream_name(topic: str, partition: int) -> str:
     """The tracking name of a Kafka partition in the ledger's store."""
     return f"kafka:{topic}:{partition}"
+
+
+def ingest_lag(topic: str, ends: Mapping[int, int], position: Callable[[str], int | None]) -> int:
+    """Records on ``topic`` not yet stored: per partition, its end offset minus the
+    offset after the last one the ledger recorded (``position``: the ledger's upstream
+    positions), summed."""
+    lag = 0
+    for partition, end in ends.items():
+        recorded = position(upstream_name(topic, partition))
+        lag += max(0, end - (recorded + 1 if recorded is not None else 0))
+    return lag
 
 
 def fingerprint(record: KafkaRecord) -> str:

@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 
 from ledger.domain.facts import ErrorClass, NotAFact, ReportedFact
+from ledger.domain.vocabulary import LEDGER_RECORDED
 from ledger.services.ports import EventPublisher, SubmissionCodec
 
 #: The most events one request may carry, and the largest JSON body.
@@ -82,6 +83,16 @@ class ForeignFacility(PermissionError):
         super().__init__(
             f"event {places}: source.facility is not the facility this client submits for"
         )
+
+
+class LedgerRecorded(PermissionError):
+    """Events of a type only the ledger records (its own bedside checks): an integrator
+    who could send them could forge a STOP the ward never saw. Nothing is produced."""
+
+    def __init__(self, indexes: list[int]) -> None:
+        self.indexes = indexes
+        places = ", ".join(str(i) for i in indexes)
+        super().__init__(f"event {places}: the ledger records this event type itself")
 
 
 @dataclass(frozen=True)
@@ -159,6 +170,9 @@ class EventSubmission:
         return documents
 
     def _produce(self, events: list[_Event], facility: str | None) -> list[str]:
+        own = [i for i, event in enumerate(events) if event.fact.event_type in LEDGER_RECORDED]
+        if own:
+            raise LedgerRecorded(own)
         if facility is not None:
             foreign = [i for i, event in enumerate(events) if event.fact.facility != facility]
             if foreign:

@@ -8,6 +8,7 @@ from the matrix in the code, so a change to either shows here.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from ledger.entrypoints.api import create_app
 from ledger.entrypoints.serve import Served
 from tests.builders import HOSPITAL, RBC, START, Timeline, at, din
 from tests.integration.api_support import GIVEN, OTHER, ROLES, WAITING, serving
+from tests.integration.support import run_ingest
 
 pytestmark = pytest.mark.integration
 
@@ -235,6 +237,14 @@ def test_events_over_http_reach_the_topic_only_when_all_are_facts_and_ours(
             assert avro.status_code == 202 and avro.json()["event_ids"] == [issued.event_id]
             odd = post(anyone, b"x", "text/plain")
             assert odd.status_code == 415
+            before = _gauge(client.get("/metrics").text, "bloodledger_ingest_lag_records")
+            assert before >= 1  # on the topic, not yet stored (the embedded broker's end
+            # offset is the start of its last batch: it may read one short)
+            ingested = run_ingest(broker.bootstrap, topic, sqlite_url)
+            assert ingested.returncode == 0, ingested.stderr
+            time.sleep(served.ends.ttl_s if served.ends else 0)
+            after = _gauge(client.get("/metrics").text, "bloodledger_ingest_lag_records")
+            assert after == 0
         records = list(TopicReader(broker.bootstrap, idle_s=2).records(topic))
         assert [r.key for r in records] == [din(7).encode()] * 2  # nothing of the 422 or 403
         assert [AvroCodec().decode(r.value).event_id for r in records] == [
@@ -243,3 +253,8 @@ def test_events_over_http_reach_the_topic_only_when_all_are_facts_and_ours(
         ]
     finally:
         served.close()
+
+
+def _gauge(metrics: str, name: str) -> float:
+    [line] = [line for line in metrics.splitlines() if line.startswith(f"{name} ")]
+    return float(line.split()[1])

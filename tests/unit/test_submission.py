@@ -17,7 +17,13 @@ from ledger.adapters.contract_json import ContractCodec, fact_to_json
 from ledger.domain.facts import ErrorClass, ReportedFact
 from ledger.domain.vocabulary import DonationType
 from ledger.services.ports import Unavailable
-from ledger.services.submission import EventSubmission, ForeignFacility, Problem, Rejected
+from ledger.services.submission import (
+    EventSubmission,
+    ForeignFacility,
+    LedgerRecorded,
+    Problem,
+    Rejected,
+)
 from tests.factories import DIN, FACILITY, HOSPITAL, OCCURRED_AT, example_fact
 
 TOPIC = "bloodledger.events"
@@ -476,6 +482,19 @@ def test_a_facility_bound_submitter_may_only_report_for_its_facility(
         submission.submit_avro(CODEC.encode(foreign), facility=FACILITY)
     assert submission.submit_avro(CODEC.encode(foreign), facility=HOSPITAL)
     assert len(publisher.published) == 2  # the two allowed requests only
+
+
+def test_bedside_checks_are_the_ledgers_own_and_cannot_be_submitted(
+    submission: EventSubmission, publisher: MemoryPublisher
+) -> None:
+    forged = example_fact("PreTransfusionCheckPerformed")
+    docs = [fact_to_json(crossmatch()), fact_to_json(forged)]
+    with pytest.raises(LedgerRecorded) as caught:
+        submission.submit_json(body(*docs))
+    assert caught.value.indexes == [1]
+    with pytest.raises(LedgerRecorded):
+        submission.submit_avro(CODEC.encode(forged))
+    assert not publisher.published
 
 
 def test_an_invalid_request_is_rejected_before_its_facility_is_judged(
