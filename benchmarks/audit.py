@@ -3,7 +3,7 @@
 - **sealing keeps pace with ingest**: a store just filled by the Kafka ingest
   is sealed from scratch; the sealer's rate (stored facts/s) beside that
   ingest's own rate in stored facts/s;
-- **sealing inside ingest**: the ingest with the sealer run after every batch
+- **sealing inside ingest**: the ingest with its companion sealer process
   (``ingest --seal``), beside the same ingest without it, alternated run by run;
 - **audit verify** on a store of ``--verify-facts`` facts: facts/s recomputed
   and checked, beside reading the same log and nothing else;
@@ -34,11 +34,13 @@ from ledger.adapters.broker import EmbeddedBroker, ensure_topics
 from ledger.adapters.bundles import write_bundle
 from ledger.adapters.checkpoints import CheckpointDirectory
 from ledger.adapters.kafka import dlq_topic, publish
+from ledger.adapters.keys import write_signing_key
 from ledger.adapters.persistence import Store
 from ledger.bootstrap import open_ledger
 from ledger.domain.bundle import verify_bundle
 from ledger.domain.identity import CLEAR
 from ledger.domain.note import SigningKey
+from ledger.entrypoints.companion import CompanionSealer, sealer_command
 from ledger.entrypoints.runtime import tune_garbage_collector
 from ledger.services.application import BloodLedger
 from ledger.services.audit import Exporter, ExportRequest, verify_store
@@ -59,11 +61,20 @@ def _sealer(ledger: BloodLedger, store: Store, folder: Path) -> Sealer:
     )
 
 
-def _sealing_into(store: Store, folder: Path) -> Callable[[BloodLedger], Callable[[], object]]:
-    """What ``ingest --seal`` runs after each batch: the sealer's tick."""
+def _sealing_into(
+    store: Store, folder: Path, key: Path, companions: list[CompanionSealer]
+) -> Callable[[BloodLedger], Callable[[], object]]:
+    """What ``ingest --seal`` runs: the sealer in a companion process, started with the
+    ingest (and checked after each batch), stopped once the ingest is done."""
 
     def make(ledger: BloodLedger) -> Callable[[], object]:
-        return _sealer(ledger, store, folder).tick
+        args = argparse.Namespace(
+            store=store.url, key=[str(key)], checkpoints=folder, every=EVERY, interval=1.0
+        )
+        companion = CompanionSealer(sealer_command(args))
+        companion.start()
+        companions.append(companion)
+        return companion.check
 
     return make
 
@@ -83,7 +94,10 @@ def seal_all(store: Store, folder: Path) -> tuple[float, int]:
 
 
 def pace(bootstrap: str, topic: str, records: int, runs: int, work: Path) -> dict[str, Any]:
-    """Ingest alone, ingest with the sealer after each batch, and sealing afterwards."""
+    """Ingest alone, ingest with its companion sealer (``ingest --seal``), and sealing
+    afterwards."""
+    key = work / "key"
+    write_signing_key(KEY.name, key)
     plain: list[float] = []
     inside: list[float] = []
     sealing: list[float] = []
@@ -95,9 +109,11 @@ def pace(bootstrap: str, topic: str, records: int, runs: int, work: Path) -> dic
             plain.append(rate)
             facts_per_record = _facts(alone) / records
             ingested.append(rate * facts_per_record)
-            with_sealer = _sealing_into(sealed, work / f"inside-{run}")
+            companions: list[CompanionSealer] = []
+            with_sealer = _sealing_into(sealed, work / f"inside-{run}", key, companions)
             rate, counters = ingest_once(bootstrap, topic, sealed, records, after_batch=with_sealer)
             assert counters.records == records, counters
+            assert all(companion.stop() == 0 for companion in companions)
             inside.append(rate)
             seal_rate, _ = seal_all(alone, work / f"after-{run}")
             sealing.append(seal_rate)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
@@ -27,6 +28,7 @@ from ledger.adapters.checkpoints import CheckpointDirectory, KafkaCheckpoints
 from ledger.adapters.contract_json import ContractCodec
 from ledger.adapters.deadletter import KafkaDeadLetters
 from ledger.adapters.kafka import (
+    DEFAULT_NOTICES_TOPIC,
     GroupConsumer,
     GroupTimeouts,
     KafkaEventPublisher,
@@ -34,6 +36,7 @@ from ledger.adapters.kafka import (
     make_producer,
 )
 from ledger.adapters.keys import load_signing_keys, load_verifier_key
+from ledger.adapters.notice_avro import NoticeCodec
 from ledger.adapters.persistence import (
     ReadModelTables,
     Store,
@@ -59,8 +62,10 @@ from ledger.services.audit import AuditError, Exporter
 from ledger.services.eventlog import KnownAt
 from ledger.services.ingest import Ingestor, IngestSettings
 from ledger.services.lookback import AutomaticLookbacks, CaseRecorder, Lookbacks
-from ledger.services.ports import AccessTables, AuditStore, Cosignature
+from ledger.services.ports import AccessTables, AuditStore, Cosignature, NoticeOutbox
 from ledger.services.reconcile import Reconciliation, reconcile
+from ledger.services.relay import BATCH_SIZE as RELAY_BATCH_SIZE
+from ledger.services.relay import NoticeRelay
 from ledger.services.sealer import CheckpointPublisher, Sealer, SealSettings
 from ledger.services.submission import EventSubmission
 from projections.projector import Projector
@@ -151,29 +156,13 @@ def _identities(
     return Identities(key)
 
 
-@dataclass
-class ReadModels:
-    """The ledger with its read models, projector and lookbacks; a context manager.
-
-    The projector runs the ledger's lookback policy whenever it reaches the
-    end of the log: a reactive donation whose donor is known opens a case by itself.
-    """
-
-    ledger: BloodLedger
-    view: ReadModelTables
-    projector: Projector
-    lookbacks: Lookbacks
-
-    @property
-    def identities(self) -> Identities:
-        """How the ledger treats identifiers: seal what is typed, reveal what is shown."""
-        return self.ledger.identities
+class Closing:
+    """What holds stores open, as a context manager: leaving the block closes it."""
 
     def close(self) -> None:
-        self.view.close()
-        self.ledger.close()
+        raise NotImplementedError
 
-    def __enter__(self) -> ReadModels:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -183,6 +172,34 @@ class ReadModels:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@dataclass
+class ReadModels(Closing):
+    """The ledger with its read models, projector and lookbacks; a context manager.
+
+    The projector runs the ledger's lookback policy whenever it reaches the
+    end of the log: a reactive donation whose donor is known opens a case by itself.
+    The lookbacks read the store's notice outbox (``outbox``), to say when each recall
+    notice went out.
+    """
+
+    ledger: BloodLedger
+    view: ReadModelTables
+    projector: Projector
+    lookbacks: Lookbacks
+    outbox: NoticeOutbox | None = None
+
+    @property
+    def identities(self) -> Identities:
+        """How the ledger treats identifiers: seal what is typed, reveal what is shown."""
+        return self.ledger.identities
+
+    def close(self) -> None:
+        if self.outbox is not None:
+            self.outbox.close()
+        self.view.close()
+        self.ledger.close()
 
 
 def open_read_models_of(
@@ -212,7 +229,9 @@ def open_read_models_of(
     policy = AutomaticLookbacks(cases, window_days=lookback_window_days)
     at_head = policy.at_head if automatic_lookbacks else None
     projector = Projector(ledger.event_log, view, page_size=page_size, at_head=at_head)
-    return ReadModels(ledger, view, projector, Lookbacks(cases, projector.catch_up))
+    outbox = ledger.ledger_recorder.notice_outbox()  # the recorder's: closing it keeps the ledger
+    lookbacks = Lookbacks(cases, projector.catch_up, outbox)
+    return ReadModels(ledger, view, projector, lookbacks, outbox)
 
 
 @contextmanager
@@ -260,13 +279,18 @@ def ingestor(
     settings: IngestSettings,
     *,
     after_batch: Callable[[], object] | None = None,
+    when_idle: Callable[[], object] | None = None,
 ) -> Ingestor:
-    """An ingest worker consuming ``kafka.topic`` into ``ledger``."""
+    """An ingest worker consuming ``kafka.topic`` into ``ledger`` (the hooks: after each
+    batch, and now and then while idle)."""
     consumer = GroupConsumer(
         kafka.bootstrap, kafka.group, kafka.timeouts, max_records=settings.max_records
     )
     dead_letters = KafkaDeadLetters(make_producer(kafka.bootstrap), TopicReader(kafka.bootstrap))
-    return Ingestor(ledger, consumer, dead_letters, AvroCodec(), settings, after_batch=after_batch)
+    return Ingestor(
+        ledger, consumer, dead_letters, AvroCodec(), settings,
+        after_batch=after_batch, when_idle=when_idle,
+    )  # fmt: skip
 
 
 def reconcile_topic(ledger: BloodLedger, bootstrap: str, topic: str) -> Reconciliation:
@@ -280,6 +304,25 @@ def event_submission(bootstrap: str, topic: str, *, timeout_s: float = 10.0) -> 
     it to let its producer go)."""
     publisher = KafkaEventPublisher(bootstrap, timeout_s=timeout_s)
     return EventSubmission(publisher, ContractCodec(AvroCodec()), topic)
+
+
+def notice_relay(
+    ledger: BloodLedger,
+    bootstrap: str,
+    topic: str = DEFAULT_NOTICES_TOPIC,
+    *,
+    timeout_s: float = 10.0,
+    batch_size: int = RELAY_BATCH_SIZE,
+) -> NoticeRelay:
+    """The relay of ``ledger``'s notice outbox (its recorder's: the rows its quarantines'
+    transactions wrote) to ``topic``, revealing recipients with the ledger's identities;
+    each publish of at most ``batch_size`` notices waits at most about ``timeout_s`` for
+    the broker. Closing it leaves the ledger open."""
+    publisher = KafkaEventPublisher(bootstrap, timeout_s=timeout_s, client_id="bloodledger-relay")
+    outbox = ledger.ledger_recorder.notice_outbox()
+    return NoticeRelay(
+        outbox, publisher, NoticeCodec(), ledger.identities, topic, batch_size=batch_size
+    )
 
 
 # -- the audit log --------------------------------------------------------------------
@@ -296,7 +339,7 @@ class AuditSettings:
     seal: SealSettings = field(default_factory=SealSettings)
 
 
-class Audit:
+class Audit(Closing):
     """The audit log of one store: its ledger (read-only), tables, and use cases."""
 
     def __init__(
@@ -395,17 +438,6 @@ class Audit:
         if self.owns_ledger:
             self.ledger.close()
 
-    def __enter__(self) -> Audit:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 def open_audit(
     store: Store, settings: AuditSettings, *, identity_key: IdentityKey | None = None
@@ -434,7 +466,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class Access:
+class Access(Closing):
     """The tokens and access log of one store, with the ledger that says how its
     identifiers are kept; ``control`` is the use case. A context manager."""
 
@@ -455,17 +487,6 @@ class Access:
         self.tables.close()
         if self.owns_ledger:
             self.ledger.close()
-
-    def __enter__(self) -> Access:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def open_access(

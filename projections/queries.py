@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ledger.domain.instants import iso_ms, ms
+from ledger.domain.acknowledgement import NoticeLimits, open_at
+from ledger.domain.instants import from_ms, iso, iso_ms, ms
 from ledger.domain.inventory import AlertLevel, AlertPolicy, daily_use, days_of_supply
 from projections.ports import ReadModelStore
 from projections.rows import Row
@@ -172,10 +173,80 @@ def trace_din(view: ReadModelStore, din: str) -> dict[str, Any]:
     return _trace_document(*_by_dins(view, [din]))
 
 
-def alerts(
-    view: ReadModelStore, at: datetime, policy: AlertPolicy, since: datetime | None = None
+_HOUR = timedelta(hours=1)
+
+
+def _hours(span: timedelta) -> float:
+    return round(span / _HOUR, 2)
+
+
+def _notice_json(row: Row, at: datetime, limits: NoticeLimits) -> dict[str, Any]:
+    """A notice as reports show it: its answer by ``at`` (if one), and if still open
+    then, how old it is and whether that is past its limit."""
+    issued, answered_at = from_ms(row["issued_at"]), from_ms(row["acknowledged_at"])
+    answered = answered_at is not None and answered_at <= at
+    still_open = open_at(issued, answered_at, at)
+    limit = limits.of(row["action"])
+    overdue = still_open and limits.overdue(row["action"], issued, at)
+    return {
+        "notice_id": row["notice_id"],
+        "case_id": row["case_id"],
+        "din": row["din"],
+        "product_code": row["product_code"],
+        "facility": row["facility"],
+        "action": row["action"],
+        "issued_at": iso_ms(row["issued_at"]),
+        "acknowledged": {
+            "at": iso_ms(row["acknowledged_at"]),
+            "action_taken": row["action_taken"],
+            "facility": row["acknowledged_by"],
+            "event_id": row["acknowledgement_id"],
+        }
+        if answered
+        else None,
+        "open": still_open,
+        "age_hours": _hours(at - issued) if still_open else None,
+        "limit_hours": _hours(limit),
+        "overdue": overdue,
+        "overdue_since": iso(issued + limit) if overdue else None,
+    }
+
+
+def _unmatched_json(row: Row) -> dict[str, Any]:
+    return {
+        "din": row["din"],
+        "product_code": row["product_code"],
+        "notice_id": row["notice_id"],
+        "action_taken": row["action_taken"],
+        "facility": row["facility"],
+        "at": iso_ms(row["occurred_at"]),
+        "event_id": row["event_id"],
+        "why": row["why"],
+    }
+
+
+def overdue_notices(
+    view: ReadModelStore, at: datetime, limits: NoticeLimits
 ) -> list[dict[str, Any]]:
-    """Safety flags raised on units, and inventory rows in alert, newest first."""
+    """Notices open at ``at`` and older than their limit then, oldest first."""
+    notices = [_notice_json(row, at, limits) for row in view.open_notices(ms(at))]
+    return [notice for notice in notices if notice["overdue"]]
+
+
+def alerts(
+    view: ReadModelStore,
+    at: datetime,
+    policy: AlertPolicy,
+    since: datetime | None = None,
+    limits: NoticeLimits | None = None,
+) -> list[dict[str, Any]]:
+    """Safety flags raised on units, recall notices open past their limit,
+    acknowledgements that closed no notice, and inventory rows in alert, newest first.
+
+    An overdue notice, like low stock, is a condition at ``at`` (whenever it was
+    issued): its entry is dated when it became overdue, and ``since`` does not hide it.
+    """
+    limits = limits or NoticeLimits()
     findings = view.findings_between(ms(since) or 0, ms(at))
     entries: list[dict[str, Any]] = [
         {
@@ -189,6 +260,14 @@ def alerts(
         }
         for r in findings
     ]
+    entries.extend(
+        {"kind": "OPEN_NOTICE", "at": n["overdue_since"], **n}
+        for n in overdue_notices(view, at, limits)
+    )
+    entries.extend(
+        {"kind": "UNMATCHED_ACKNOWLEDGEMENT", **_unmatched_json(r)}
+        for r in view.unmatched_between(ms(since) or 0, ms(at))
+    )
     stock = [row for row in inventory(view, at, policy) if row.alert != AlertLevel.GREEN]
     entries.extend({"kind": "INVENTORY", "at": iso_ms(ms(at)), **row.to_json()} for row in stock)
     entries.sort(key=lambda e: e["at"] or "", reverse=True)
@@ -230,3 +309,11 @@ class LookbackIndex:
 
     def case(self, case_id: str) -> Row | None:
         return self.view.case(case_id)
+
+    def notices_of_case(
+        self, case_id: str, at: datetime, limits: NoticeLimits
+    ) -> list[dict[str, Any]]:
+        return [_notice_json(row, at, limits) for row in self.view.notices_of_case(case_id)]
+
+    def unmatched_acknowledgements(self, unit_ids: Sequence[str]) -> list[dict[str, Any]]:
+        return [_unmatched_json(row) for row in self.view.unmatched_acknowledgements(unit_ids)]

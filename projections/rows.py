@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ledger.domain.acknowledgement import AnsweredNotice, UnmatchedAcknowledgement, answers
 from ledger.domain.donation import Donation
 from ledger.domain.events import (
     ComponentProduced,
@@ -28,6 +29,7 @@ from ledger.domain.events import (
 )
 from ledger.domain.instants import ms
 from ledger.domain.lookback import LookbackCase
+from ledger.domain.notice import recall_notices
 from ledger.domain.unit import UnitRecord
 from ledger.domain.unit_state import Status, UnitState, in_occurred_order, timeline
 
@@ -51,6 +53,11 @@ class UnitRows:
     uses: list[Row] = field(default_factory=list)
     transfusions: list[Row] = field(default_factory=list)
     findings: list[Row] = field(default_factory=list)
+    #: The recall notices the ledger's quarantines of the unit call for, with the
+    #: answer that closed each (:mod:`ledger.domain.acknowledgement`).
+    notices: list[Row] = field(default_factory=list)
+    #: The unit's acknowledgements that close no notice, with why.
+    unmatched_acknowledgements: list[Row] = field(default_factory=list)
 
 
 @dataclass
@@ -97,7 +104,45 @@ def unit_rows(unit: UnitRecord) -> UnitRows:
         }
         for finding in final.findings
     ]
+    answered, unmatched = answers(recall_notices(unit), final.acknowledgements)
+    rows.notices = [_notice_row(unit_id, n) for n in answered]
+    rows.unmatched_acknowledgements = [
+        {"unit_id": unit_id, "din": unit.din, "product_code": unit.product_code, **_unmatched(u)}
+        for u in unmatched
+    ]
     return rows
+
+
+#: The notice's own fields a read-model row keeps (no reason, no recipient: the outbox
+#: and the facts hold them).
+_NOTICE_FIELDS = ("notice_id", "case_id", "din", "product_code", "facility")
+
+
+def _notice_row(unit_id: str, answered: AnsweredNotice) -> Row:
+    """A notice and the answer that closed it."""
+    notice, answer = answered.notice, answered.answer
+    return {
+        "unit_id": unit_id,
+        **{name: getattr(notice, name) for name in _NOTICE_FIELDS},
+        "action": str(notice.action),
+        "issued_at": ms(notice.issued_at),
+        "acknowledged_at": ms(answer.occurred_at) if answer else None,
+        "action_taken": answer.action_taken if answer else None,
+        "acknowledged_by": answer.facility if answer else None,
+        "acknowledgement_id": answer.event_id if answer else None,
+    }
+
+
+def _unmatched(unmatched: UnmatchedAcknowledgement) -> Row:
+    answer = unmatched.acknowledgement
+    return {
+        "notice_id": answer.notice_id,
+        "action_taken": answer.action_taken,
+        "facility": answer.facility,
+        "event_id": answer.event_id,
+        "occurred_at": ms(answer.occurred_at),
+        "why": unmatched.why,
+    }
 
 
 def _unit_row(unit_id: str, unit: UnitRecord, state: UnitState, production: str | None) -> Row:

@@ -241,6 +241,24 @@ class Timeline:
             reasons=list(reasons),
         )
 
+    def acknowledged(
+        self,
+        notice_id: str,
+        hour: float = 30,
+        action: str = "QUARANTINED",
+        facility: str = HOSPITAL,
+        product_code: str = RBC,
+    ) -> ReportedFact:
+        """A facility's answer to a recall notice about the unit."""
+        return self.fact(
+            "NoticeAcknowledged",
+            hour,
+            product_code,
+            facility,
+            notice_id=notice_id,
+            action_taken=action,
+        )
+
     def transfused_cleanly(self, product_code: str = RBC) -> Timeline:
         """The whole vein-to-vein path with no breach."""
         self.collected()

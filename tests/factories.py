@@ -23,6 +23,7 @@ from ledger.domain.facts import ReportedFact
 from ledger.domain.vocabulary import (
     ABO,
     DONATION_LEVEL,
+    AckAction,
     Component,
     CrossmatchMethod,
     CrossmatchResult,
@@ -143,5 +144,9 @@ _PAYLOADS: dict[str, Callable[[], dict[str, Any]]] = {
         "patient_rhd": RhD.POS,
         "decision": Decision.STOP,
         "reasons": [ReasonCode.NOT_RECEIVED_HERE, ReasonCode.RHD_INCOMPATIBLE],
+    },
+    "NoticeAcknowledged": lambda: {
+        "notice_id": "notice-0001",
+        "action_taken": AckAction.QUARANTINED,
     },
 }

@@ -133,7 +133,7 @@ class SchemaManifest:
         self.schema_dir = Path(schema_dir) if schema_dir is not None else default_schema_dir()
         manifest_path = self.schema_dir / MANIFEST_FILE
         document = json.loads(manifest_path.read_text(encoding="utf-8"))
-        self.subject, files = _read_manifest(document, manifest_path)
+        self.subject, files = read_manifest(document, manifest_path)
         self._files = {sid: self.schema_dir / name for sid, name in files.items()}
         self._parsed = {sid: _as_dict(load_schema(str(p))) for sid, p in self._files.items()}
         self._definitions = {sid: _definition(s) for sid, s in self._parsed.items()}
@@ -166,8 +166,9 @@ class SchemaManifest:
         return self._shapes[schema_id]
 
 
-def _read_manifest(document: Any, where: Path) -> tuple[str, dict[int, str]]:
-    """Check the manifest's shape; return its subject and ``{id: relative path}``."""
+def read_manifest(document: Any, where: Path) -> tuple[str, dict[int, str]]:
+    """Check the shape of a manifest (or of one of its sections: the notices'); return
+    its subject and ``{id: relative path}``."""
     if not isinstance(document, dict) or not isinstance(document.get("subject"), str):
         msg = f"{where}: expected an object with a string 'subject'"
         raise ValueError(msg)

@@ -32,6 +32,8 @@ from ledger.services.ports import (
 log = logging.getLogger("bloodledger.kafka")
 
 DEFAULT_TOPIC = "bloodledger.events"
+#: Where the ledger publishes its recall notices (key: the facility that must act).
+DEFAULT_NOTICES_TOPIC = "bloodledger.notices"
 DLQ_SUFFIX = ".dlq"
 
 #: Dead-letter headers: why a record is not a fact, and where it came from.
@@ -60,13 +62,15 @@ def dlq_topic(topic: str) -> str:
     return topic + DLQ_SUFFIX
 
 
+#: How long a producer gathers records into a batch (milliseconds).
+LINGER_MS = 20
 #: How the ledger's producers send: every record acknowledged by all in-sync replicas
 #: (and idempotently, kafka-python's default where the broker supports it: a retry is
 #: written once, in order).
 PRODUCER_SETTINGS: Mapping[str, object] = {
     "client_id": "bloodledger-producer",
     "acks": "all",
-    "linger_ms": 20,
+    "linger_ms": LINGER_MS,
     "batch_size": 256 * 1024,
     "max_request_size": 16 * 1024 * 1024,
     "retries": 5,
@@ -102,7 +106,8 @@ def publish(
 
 
 class KafkaEventPublisher:
-    """The HTTP submission's :class:`~ledger.services.ports.EventPublisher`.
+    """The HTTP submission's :class:`~ledger.services.ports.EventPublisher` (and the
+    notice relay's: ``client_id`` tells them apart at the broker).
 
     One producer (:func:`make_producer`'s settings) serves every thread: kafka-python's
     producer is thread-safe. It is made at the first publish, so a server starts while
@@ -112,9 +117,12 @@ class KafkaEventPublisher:
     past it, :class:`~ledger.services.ports.Unavailable`.
     """
 
-    def __init__(self, bootstrap: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, bootstrap: str, *, timeout_s: float = 10.0, client_id: str = "bloodledger-submission"
+    ) -> None:
         self.bootstrap = bootstrap
         self.timeout_s = timeout_s
+        self.client_id = client_id
         self._lock = threading.Lock()
         self._producer: KafkaProducer | None = None
         self._closed = False
@@ -131,8 +139,9 @@ class KafkaEventPublisher:
             for future in futures:
                 future.get(timeout=max(0.0, deadline - time.monotonic()))
         except KafkaError as error:
-            if not error.retriable:
-                self._discard(producer)
+            # Made again at the next publish, whatever the error: an idempotent producer
+            # whose id the broker forgot (a broker restarted empty) retries for ever.
+            self._discard(producer)
             raise self._unavailable(error, f"{len(records)} records to {topic}") from None
 
     def _current(self, deadline: float) -> KafkaProducer:
@@ -145,12 +154,17 @@ class KafkaEventPublisher:
                 raise Unavailable("the event publisher is closed")
             if self._producer is None:
                 wait_ms = max(1, int((deadline - time.monotonic()) * 1000))
+                timeout_ms = max(100, int(self.timeout_s * 1000))
                 try:
                     self._producer = make_producer(
                         self.bootstrap,
-                        client_id="bloodledger-submission",
+                        client_id=self.client_id,
                         bootstrap_timeout_ms=wait_ms,
-                        max_block_ms=int(self.timeout_s * 1000),
+                        max_block_ms=timeout_ms,
+                        # A record is given up once its publish has: the producer then
+                        # holds nothing its closing must wait for.
+                        delivery_timeout_ms=timeout_ms,
+                        request_timeout_ms=timeout_ms - LINGER_MS,
                     )
                 except KafkaError as error:
                     raise self._unavailable(error, "connecting") from None
@@ -159,10 +173,16 @@ class KafkaEventPublisher:
             self._lock.release()
 
     def _discard(self, producer: KafkaProducer) -> None:
+        """Let a failed producer go, in the background: its records expire within
+        ``timeout_s``, then it closes (the caller, the ingest's poll loop among them, is
+        not held)."""
         with self._lock:
             if self._producer is producer:
                 self._producer = None
-        producer.close(timeout=0)
+        closing = threading.Thread(
+            target=_let_go, args=(producer, 2 * self.timeout_s), name="producer-close", daemon=True
+        )
+        closing.start()
 
     def _unavailable(self, error: KafkaError, what: str) -> Unavailable:
         log.warning("broker %s unavailable (%s): %s", self.bootstrap, what, first_line(error))
@@ -177,7 +197,17 @@ class KafkaEventPublisher:
             self._closed = True
             producer, self._producer = self._producer, None
         if producer is not None:
-            producer.close(timeout=self.timeout_s)
+            _let_go(producer, self.timeout_s)
+
+
+def _let_go(producer: KafkaProducer, timeout_s: float) -> None:
+    """Close a producer, waiting at most ``timeout_s`` for what it still holds; records
+    the broker never acknowledged are given up (their senders were told, or will send
+    them again: nothing of the ledger's rests on them), and said so."""
+    try:
+        producer.close(timeout=timeout_s)
+    except KafkaError as error:
+        log.warning("producer closed with records unacknowledged: %s", first_line(error))
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
@@ -340,6 +370,31 @@ class TopicReader:
             consumer.assign(partitions)
             consumer.seek_to_beginning(*partitions)
             yield from consumer
+        finally:
+            consumer.close()
+
+    def tail(self, topic: str, stop: Callable[[], bool], *, follow: bool) -> Iterator[KafkaRecord]:
+        """Every record of every partition from the beginning, then — with ``follow`` —
+        each new one as it arrives, until ``stop()`` (a topic not there yet is waited
+        for); without, until nothing has arrived for ``idle_s``. Polls briefly, so a
+        stop is seen within a fraction of a second."""
+        consumer = self._consumer()
+        try:
+            partitions = _partitions(consumer, topic)
+            while not partitions and follow and not stop():
+                partitions = _partitions(consumer, topic, wait_s=1.0)
+            if not partitions:
+                return
+            consumer.assign(partitions)
+            consumer.seek_to_beginning(*partitions)
+            quiet_since = time.monotonic()
+            while not stop():
+                records = [r for batch in consumer.poll(timeout_ms=200).values() for r in batch]
+                if records:
+                    quiet_since = time.monotonic()
+                    yield from records
+                elif not follow and time.monotonic() - quiet_since >= self.idle_s:
+                    return
         finally:
             consumer.close()
 

@@ -295,6 +295,17 @@ class PreTransfusionCheckPerformed(Fact):
     reasons: list[str]  # ReasonCode, every one that applied, in the rules' order
 
 
+class NoticeAcknowledged(Fact):
+    """A facility (``facility``: who acknowledges) answered a recall notice about the unit:
+    what it did. The ledger records it whatever it names — a notice it never sent
+    included — and matches it to its notices by ``notice_id`` when asked."""
+
+    TOPIC = "bloodledger:NoticeAcknowledged"
+    EVENT_TYPE = EventType.NoticeAcknowledged
+    notice_id: str
+    action_taken: str  # AckAction
+
+
 def fact_class(event_type: str) -> type[Fact]:
     """The stored class of a contract event type (``KeyError`` if there is none)."""
     return _FACT_CLASSES[event_type]

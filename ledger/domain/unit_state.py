@@ -59,6 +59,19 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Acknowledgement:
+    """A facility's answer to a recall notice about the unit (a ``NoticeAcknowledged``):
+    which notice, what it did, who answered and when. The fold only keeps them; which
+    notice one closes is for whoever knows the notices (:mod:`ledger.domain.notice`)."""
+
+    notice_id: str
+    action_taken: str
+    facility: str
+    event_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
 class Crossmatch:
     """One crossmatch of the unit: for whom, the group typed on the sample, and when."""
 
@@ -167,6 +180,13 @@ class UnitState:
     #: For an autologous or directed donation: the patient it was collected for.
     intended_patient_id: str | None = None
     crossmatches: tuple[Crossmatch, ...] = ()
+    #: Every acknowledgement of a recall notice about the unit, in occurred order.
+    acknowledgements: tuple[Acknowledgement, ...] = ()
+
+    def acknowledgements_of(self, notice_id: str) -> tuple[Acknowledgement, ...]:
+        """The answers to one notice, first first (a facility may answer twice: found,
+        then discarded)."""
+        return tuple(a for a in self.acknowledgements if a.notice_id == notice_id)
 
     def to_json(self) -> dict[str, Any]:
         """The state as the ``history --json`` document shows it."""
@@ -217,6 +237,7 @@ class _Evaluation:
     crossmatches: list[Crossmatch] = field(default_factory=list)
     #: Patient -> the decision of the last bedside check for them.
     checked: dict[str, str] = field(default_factory=dict)
+    acknowledgements: list[Acknowledgement] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
     # -- flags --------------------------------------------------------------
@@ -356,6 +377,19 @@ class _Evaluation:
         """A bedside check changes nothing but what a later start for its patient means."""
         self.checked[fact.patient_id] = fact.decision
 
+    def notice_acknowledged(self, fact: e.NoticeAcknowledged) -> None:
+        """An answer to a recall notice changes no status: the facility's own facts
+        (a quarantine, a discard) do, when it reports them."""
+        self.acknowledgements.append(
+            Acknowledgement(
+                notice_id=fact.notice_id,
+                action_taken=fact.action_taken,
+                facility=fact.facility,
+                event_id=fact.event_id,
+                occurred_at=fact.occurred_at,
+            )
+        )
+
     def noted(self, fact: Fact) -> None:
         """Facts that are kept in the history but do not change the unit's state."""
 
@@ -404,6 +438,7 @@ class _Evaluation:
             transfusion_started=self.started,
             intended_patient_id=self.intended_patient_id,
             crossmatches=tuple(self.crossmatches),
+            acknowledgements=tuple(self.acknowledgements),
         )
 
 
@@ -425,6 +460,7 @@ _HANDLERS: dict[type[Fact], Callable[[_Evaluation, Any], None]] = {
     e.AdverseReactionReported: _Evaluation.noted,
     e.TransfusionEvaluated: _Evaluation.noted,
     e.PreTransfusionCheckPerformed: _Evaluation.pre_transfusion_check_performed,
+    e.NoticeAcknowledged: _Evaluation.notice_acknowledged,
 }
 
 

@@ -148,6 +148,7 @@ class EventType(StrEnum):
     AdverseReactionReported = "AdverseReactionReported"
     TransfusionEvaluated = "TransfusionEvaluated"
     PreTransfusionCheckPerformed = "PreTransfusionCheckPerformed"
+    NoticeAcknowledged = "NoticeAcknowledged"
 
 
 #: Event types about the donation as a whole (``product_code`` is null).
@@ -187,6 +188,25 @@ class ReasonCode(StrEnum):
     OUT_OF_STORAGE = "OUT_OF_STORAGE"
     NOT_RECEIVED_HERE = "NOT_RECEIVED_HERE"
     PATIENT_GROUP_MISMATCH = "PATIENT_GROUP_MISMATCH"
+
+
+class NoticeAction(StrEnum):
+    """What a recall notice asks of the facility it is sent to (``RecallNotice.action``)."""
+
+    QUARANTINE = "QUARANTINE"
+    NOTIFY_RECIPIENT = "NOTIFY_RECIPIENT"
+
+
+class AckAction(StrEnum):
+    """What a facility did about a unit when it acknowledged a recall notice
+    (``NoticeAcknowledged.action_taken``): every answer closes the notice, ``NOT_FOUND``
+    included — the facility looked and says so, which is what the sender must know."""
+
+    QUARANTINED = "QUARANTINED"
+    DISCARDED = "DISCARDED"
+    RETURNED = "RETURNED"
+    PATIENT_NOTIFIED = "PATIENT_NOTIFIED"
+    NOT_FOUND = "NOT_FOUND"
 
 
 class Flag(StrEnum):

@@ -327,7 +327,7 @@ def create_app(services: ApiServices) -> FastAPI:
             services.models, body.donor_id, body.reason, services.clock(),
             since=body.since, actor=principal.name,
         )  # fmt: skip
-        report = documents.lookback(services.models, case_id) or {}
+        report = documents.lookback(services.models, case_id, services.clock()) or {}
         document = {"case_id": case_id, "newly_quarantined": quarantined, "report": report}
         return disclose(principal, "/lookbacks", document)  # type: ignore[no-any-return]
 
@@ -335,7 +335,7 @@ def create_app(services: ApiServices) -> FastAPI:
     def lookback(case_id: str, principal: Caller) -> dict[str, Any]:
         """A lookback case: its donor, units, recipients and their notices."""
         allow(principal, Capability.LOOKBACK_READ)
-        report = documents.lookback(services.models, case_id)
+        report = documents.lookback(services.models, case_id, services.clock())
         if report is None:
             raise Refused(404, "not_found", "no such lookback case")
         return disclose(principal, "/lookbacks/{case_id}", report)  # type: ignore[no-any-return]

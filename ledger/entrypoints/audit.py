@@ -217,6 +217,7 @@ def _cipher_key(args: argparse.Namespace) -> int:
 def _seal(args: argparse.Namespace) -> int:
     from ledger.entrypoints.progress import ProgressBar
     from ledger.entrypoints.runtime import stop_on_signals
+    from ledger.services.sealer import Sealed
 
     settings = seal_settings(args)
     with _audit(args, settings) as audit:
@@ -224,7 +225,11 @@ def _seal(args: argparse.Namespace) -> int:
         sealer.republish()
         if args.follow:
             stopping = stop_on_signals("audit seal")
-            sealed = sealer.follow(stop=stopping.is_set)
+            followed = sealer.follow(stop=stopping.is_set)
+            rest = sealer.seal()  # a clean stop leaves nothing recorded unsealed
+            sealed = Sealed(
+                followed.facts + rest.facts, followed.checkpoints + rest.checkpoints, rest.size
+            )
         else:
             bar = ProgressBar("seal") if sys.stderr.isatty() else None
             sealed = sealer.seal(progress=bar)

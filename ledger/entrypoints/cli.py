@@ -6,12 +6,14 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
-from ledger.adapters.kafka import DEFAULT_TOPIC, GroupTimeouts
+from ledger.adapters.kafka import DEFAULT_NOTICES_TOPIC, DEFAULT_TOPIC, GroupTimeouts
 from ledger.adapters.persistence.base import StoreError
+from ledger.domain.acknowledgement import NoticeLimits
 from ledger.domain.inventory import AlertPolicy
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
-from ledger.entrypoints import audit, exports, serve, tokens
+from ledger.entrypoints import audit, exports, notices, serve, tokens
 from ledger.entrypoints.arguments import timestamp
 from ledger.entrypoints.commands import COMMANDS
 from ledger.entrypoints.runtime import configure_logging, tune_garbage_collector
@@ -36,6 +38,25 @@ def _add_policy(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=defaults.centre_emergency_days,
         help="blood-centre (regional) emergency threshold",
+    )
+
+
+def _add_notice_limits(parser: argparse.ArgumentParser) -> None:
+    limits = NoticeLimits()
+    group = parser.add_argument_group("recall notices: open longer than this is overdue")
+    group.add_argument(
+        "--notice-limit-hours",
+        type=float,
+        default=limits.quarantine / timedelta(hours=1),
+        metavar="HOURS",
+        help="a QUARANTINE notice (default %(default)g)",
+    )
+    group.add_argument(
+        "--recipient-limit-hours",
+        type=float,
+        default=limits.notify_recipient / timedelta(hours=1),
+        metavar="HOURS",
+        help="a NOTIFY_RECIPIENT notice (default %(default)g: 3 calendar days, 21 CFR 610.46)",
     )
 
 
@@ -94,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="consumer-group liveness; keep short for the embedded broker",
     )
     ingest.add_argument("--project", action="store_true", help="also keep the projections current")
+    ingest.add_argument(
+        "--notices-topic",
+        default=DEFAULT_NOTICES_TOPIC,
+        help=f"where the recall notices go, after each batch (default {DEFAULT_NOTICES_TOPIC})",
+    )
     audit.add_seal_arguments(ingest, inside=True)
 
     project = command("project", help="keep the projections current (poll the event store)")
@@ -147,8 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(default now)",
     )
     lookback.add_argument("--actor", default="investigator", help="pseudonymous id of who opens it")
+    lookback.add_argument(
+        "--as-of",
+        type=timestamp,
+        metavar="ISO-8601",
+        help="the moment the report ages open notices at (default now)",
+    )
     lookback.add_argument("--json", action="store_true")
     _add_store(lookback)
+    _add_notice_limits(lookback)
 
     reconcile = command(
         "reconcile", help="account for every record on the topic; non-zero exit if any is not"
@@ -159,11 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     alerts = command("alerts", help="units with safety flags and inventory alerts, newest first")
     alerts.add_argument("--since", type=timestamp, metavar="ISO-8601")
-    alerts.add_argument("--as-of", type=timestamp, metavar="ISO-8601", help="inventory moment")
+    alerts.add_argument(
+        "--as-of", type=timestamp, metavar="ISO-8601", help="inventory and open-notice moment"
+    )
     _add_known_at(alerts)
     alerts.add_argument("--json", action="store_true")
     _add_store(alerts)
     _add_policy(alerts)
+    _add_notice_limits(alerts)
 
     history = command("history", help="a unit's events in occurred order, and its state")
     history.add_argument("din", help="13-character DIN")
@@ -215,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     exports.add_parser(subparsers, common)
     tokens.add_parser(subparsers, common)
     serve.add_parser(subparsers, common)
+    notices.add_parser(subparsers, common)
     return parser
 
 

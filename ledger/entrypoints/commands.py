@@ -20,19 +20,21 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ledger.adapters.kafka import GroupTimeouts
+from ledger.domain.acknowledgement import NoticeLimits
 from ledger.domain.inventory import AlertPolicy
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
 from ledger.entrypoints.runtime import stop_on_signals
 
 if TYPE_CHECKING:
     from ledger.adapters.persistence import Store
-    from ledger.bootstrap import Audit, ReadModels
+    from ledger.bootstrap import ReadModels
     from ledger.domain.identity import Identities
+    from ledger.entrypoints.companion import CompanionSealer
     from ledger.services.application import BloodLedger
     from projections.ports import ReadModelStore
 
@@ -52,9 +54,15 @@ def _policy(args: argparse.Namespace) -> AlertPolicy:
     )
 
 
+def _limits(args: argparse.Namespace) -> NoticeLimits:
+    hour = timedelta(hours=1)
+    return NoticeLimits(args.notice_limit_hours * hour, args.recipient_limit_hours * hour)
+
+
 def _ingest(args: argparse.Namespace) -> int:
     from ledger.adapters.persistence import resolve_store
-    from ledger.bootstrap import KafkaSettings, ingestor, open_ledger
+    from ledger.bootstrap import KafkaSettings, ingestor, notice_relay, open_ledger
+    from ledger.entrypoints.notices import ensure_notices_topic
     from ledger.entrypoints.runtime import cipher_key
     from ledger.services.ingest import IngestSettings
 
@@ -75,49 +83,69 @@ def _ingest(args: argparse.Namespace) -> int:
     models = _read_models(args, store) if args.project else None
     ledger = models.ledger if models else open_ledger(store, identity_key=cipher_key())
     try:
-        audit = _audit_beside(args, ledger, store)
+        sealer = _sealer_beside(args, ledger, store)
     except BaseException:
         (models or ledger).close()
         raise
+    ensure_notices_topic(args.bootstrap, args.notices_topic)
+    # A third of the group's poll interval at most: the relay runs inside the poll loop.
+    wait_s = args.max_poll_interval_ms / 3000
+    relay = notice_relay(ledger, args.bootstrap, args.notices_topic, timeout_s=wait_s)
     hooks: list[Callable[[], object]] = [models.projector.catch_up] if models else []
-    hooks += [audit.sealer_now().tick] if audit else []
+    hooks += [sealer.check] if sealer else []
+    hooks.append(relay.tick_or_wait)  # last: the lookbacks' notices go out in the same round
     log.info("ingest %s -> %s (group %s)", args.topic, store.redacted(), args.group)
-    worker = ingestor(ledger, kafka, settings, after_batch=_each(hooks))
+    worker = ingestor(
+        ledger, kafka, settings, after_batch=_each(hooks), when_idle=relay.tick_or_wait
+    )
     try:
+        relay.tick_or_wait(max_batches=None)  # what an earlier run did not get to send
         worker.run(stop=stopping.is_set)
-        _seal_the_rest(audit)
+        relay.tick_or_wait(max_batches=None)
     finally:
-        if audit is not None:
-            audit.close()
+        relay.close()
+        if sealer is not None:
+            _stop_sealer(sealer, args, ledger, store)
         (models or ledger).close()
     for held in worker.held.values():
         print(f"bloodledger ingest: {held}; the partition is held there", file=sys.stderr)
     return EXIT_HELD if worker.held else 0
 
 
-def _audit_beside(args: argparse.Namespace, ledger: BloodLedger, store: Store) -> Audit | None:
-    """With ``--seal``: the audit log beside the ledger the command holds (its sealer
-    runs after each batch); refuses, before any work, without its key or publication."""
+def _sealer_beside(
+    args: argparse.Namespace, ledger: BloodLedger, store: Store
+) -> CompanionSealer | None:
+    """With ``--seal``: the sealer in a companion process (:mod:`.companion`), after
+    the same refusals ``audit seal`` makes — no key, no publication — before any work;
+    the last checkpoint is published again first."""
     if not args.seal:
         return None
     from ledger.bootstrap import audit_beside
     from ledger.entrypoints.audit import seal_settings
+    from ledger.entrypoints.companion import CompanionSealer, sealer_command
 
-    audit = audit_beside(ledger, store, seal_settings(args))
-    try:
+    if not store.SHARED:
+        raise ValueError("--seal needs a store another process can open (SQLite or PostgreSQL)")
+    with audit_beside(ledger, store, seal_settings(args)) as audit:
         audit.sealer_now().republish()
-    except BaseException:
-        audit.close()
-        raise
-    return audit
+    sealer = CompanionSealer(sealer_command(args))
+    sealer.start()
+    return sealer
 
 
-def _seal_the_rest(audit: Audit | None) -> None:
-    """On a clean stop, seal what the last batches left waiting: the published
-    checkpoint then covers every fact the command stored."""
-    if audit is not None:
+def _stop_sealer(
+    sealer: CompanionSealer, args: argparse.Namespace, ledger: BloodLedger, store: Store
+) -> None:
+    """Stop the companion (it seals what is left), then seal here whatever it did not
+    get to — a sealer stopped before it was up seals nothing: the published
+    checkpoint covers every fact the command stored either way."""
+    from ledger.bootstrap import audit_beside
+    from ledger.entrypoints.audit import seal_settings
+
+    sealer.stop()
+    with audit_beside(ledger, store, seal_settings(args)) as audit:
         sealed = audit.sealer_now().seal()
-        log.info("sealed %d facts; the tree has %d", sealed.facts, sealed.size)
+    log.info("sealed; the tree has %d facts", sealed.size)
 
 
 def _each(hooks: Sequence[Callable[[], object]]) -> Callable[[], object] | None:
@@ -206,10 +234,11 @@ def _broker(args: argparse.Namespace) -> int:
     import time
 
     from ledger.adapters.broker import EmbeddedBroker, ensure_topics
-    from ledger.adapters.kafka import dlq_topic
+    from ledger.adapters.kafka import DEFAULT_NOTICES_TOPIC, dlq_topic
 
     with EmbeddedBroker(port=args.port) as broker:
-        ensure_topics(broker.bootstrap, {args.topic: args.partitions, dlq_topic(args.topic): 1})
+        topics = {args.topic: args.partitions, dlq_topic(args.topic): 1}
+        ensure_topics(broker.bootstrap, {**topics, DEFAULT_NOTICES_TOPIC: args.partitions})
         print(f"broker listening on {broker.bootstrap} (memory only); Ctrl-C to stop", flush=True)
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it stops
             while True:
@@ -219,10 +248,14 @@ def _broker(args: argparse.Namespace) -> int:
 
 def _topics(args: argparse.Namespace) -> int:
     from ledger.adapters.broker import ensure_topics
-    from ledger.adapters.kafka import dlq_topic
+    from ledger.adapters.kafka import DEFAULT_NOTICES_TOPIC, dlq_topic
 
-    ensure_topics(args.bootstrap, {args.topic: args.partitions, dlq_topic(args.topic): 1})
-    print(f"topics ready: {args.topic} ({args.partitions} partitions), {dlq_topic(args.topic)}")
+    topics = {args.topic: args.partitions, dlq_topic(args.topic): 1}
+    ensure_topics(args.bootstrap, {**topics, DEFAULT_NOTICES_TOPIC: args.partitions})
+    print(
+        f"topics ready: {args.topic} ({args.partitions} partitions), {dlq_topic(args.topic)}, "
+        f"{DEFAULT_NOTICES_TOPIC} ({args.partitions} partitions)"
+    )
     return 0
 
 
@@ -282,14 +315,13 @@ def _project(args: argparse.Namespace) -> int:
         log.info(
             "projecting; position %d, lag %d", models.projector.position(), models.projector.lag()
         )
-        audit = _audit_beside(args, models.ledger, store)
+        sealer = _sealer_beside(args, models.ledger, store)
         try:
-            after = audit.sealer_now().tick if audit else None
+            after = sealer.check if sealer else None
             models.projector.run(until_idle=args.until_idle, stop=stopping.is_set, after=after)
-            _seal_the_rest(audit)
         finally:
-            if audit is not None:
-                audit.close()
+            if sealer is not None:
+                _stop_sealer(sealer, args, models.ledger, store)
         log.info(
             "stopped at position %d, lag %d", models.projector.position(), models.projector.lag()
         )
@@ -360,7 +392,7 @@ def _lookback(args: argparse.Namespace) -> int:
             return 2
         else:
             case_id = args.case
-        report = documents.lookback(models, case_id)
+        report = documents.lookback(models, case_id, args.as_of, _limits(args))
     if report is None:
         print(f"bloodledger lookback: no case {args.case!r}", file=sys.stderr)
         return 1
@@ -374,7 +406,7 @@ def _alerts(args: argparse.Namespace) -> int:
 
     at = args.as_of or args.known_at or datetime.now(UTC)
     with _view(args) as (view, identities):
-        entries = documents.alerts(view, identities, at, _policy(args), args.since)
+        entries = documents.alerts(view, identities, at, _policy(args), args.since, _limits(args))
     _print_json(entries) if args.json else print(alerts_text(entries))
     return 0
 
@@ -417,12 +449,19 @@ def _tokens(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _notices(args: argparse.Namespace) -> int:
+    from ledger.entrypoints.notices import run
+
+    return run(args)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": _audit,
     "serve": _serve,
     "export": _export,
     "token": _tokens,
     "access-log": _tokens,
+    "notices": _notices,
     "ingest": _ingest,
     "history": _history,
     "encode": _encode,

@@ -156,7 +156,8 @@ def _read_model_summary(store: Store, last: datetime, key: IdentityKey) -> None:
         worst = sorted(in_alert, key=lambda r: r["days_of_supply"])
         print(f"\n{len(worst)} of {len(rows)} stock groups in alert; the ten shortest:")
         print(inventory_text(worst[:10], as_of=last.isoformat(), colour=sys.stdout.isatty()))
-        reports = [r for r in map(models.lookbacks.report, models.view.case_ids()) if r]
+        found = (models.lookbacks.report(c, last) for c in models.view.case_ids())
+        reports = [r for r in found if r]
         print(f"\n{len(reports)} lookback cases opened by the ledger; the widest:")
         if reports:
             widest = max(reports, key=lambda r: (len(r["donations"]), r["case_id"]))

@@ -8,7 +8,7 @@ own arguments and renders what these return. Identifiers come back revealed
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ledger.domain.din import validate_din
@@ -18,6 +18,7 @@ from projections import queries
 
 if TYPE_CHECKING:
     from ledger.bootstrap import ReadModels
+    from ledger.domain.acknowledgement import NoticeLimits
     from ledger.domain.identity import Identities
     from ledger.domain.inventory import AlertPolicy
     from ledger.services.application import BloodLedger
@@ -74,9 +75,13 @@ def alerts(
     at: datetime,
     policy: AlertPolicy,
     since: datetime | None = None,
+    limits: NoticeLimits | None = None,
 ) -> list[dict[str, Any]]:
-    """Safety flags and low-stock alerts, newest first."""
-    entries: list[dict[str, Any]] = identities.revealed(queries.alerts(view, at, policy, since))
+    """Safety flags, recall notices open past their limits (default 24 h, a recipient's
+    72 h) at ``at``, acknowledgements that closed no notice, and low-stock alerts,
+    newest first."""
+    found = queries.alerts(view, at, policy, since, limits)
+    entries: list[dict[str, Any]] = identities.revealed(found)
     return entries
 
 
@@ -103,7 +108,15 @@ def open_lookback(
     return case_id, models.lookbacks.open(request)
 
 
-def lookback(models: ReadModels, case_id: str) -> dict[str, Any] | None:
-    """A lookback case's report (``None``: no such case)."""
-    report: dict[str, Any] | None = models.identities.revealed(models.lookbacks.report(case_id))
-    return report
+def lookback(
+    models: ReadModels,
+    case_id: str,
+    at: datetime | None = None,
+    limits: NoticeLimits | None = None,
+) -> dict[str, Any] | None:
+    """A lookback case's report (``None``: no such case), its recall notices as of ``at``
+    — the moment of the question, by default now: open notices age with it."""
+    moment = at or datetime.now(UTC)
+    report = models.lookbacks.report(case_id, moment, limits)
+    revealed: dict[str, Any] | None = models.identities.revealed(report)
+    return revealed

@@ -95,21 +95,37 @@ def trace_text(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _open_notice(n: dict[str, Any]) -> str:
+    """Where a notice went, how long it has been open, and whether past its limit."""
+    late = f"  !! OVERDUE (limit {n['limit_hours']:g} h)" if n["overdue"] else ""
+    return f"{n['action']} to {n['facility']}, open {n['age_hours']:g} h{late}"
+
+
+def _unmatched(a: dict[str, Any]) -> str:
+    return (
+        f"{a['din']} {a['product_code']}  {a['action_taken']} from {a['facility']} "
+        f"at {a['at']} for notice {a['notice_id']}: {a['why']}"
+    )
+
+
+def _alert(e: dict[str, Any]) -> str:
+    if e["kind"] == "SAFETY_FLAG":
+        return f"{e['at']}  {e['flag']:<20} {e['din']} {e['product_code']}  {e['detail']}"
+    if e["kind"] == "OPEN_NOTICE":
+        what = f"{e['din']} {e['product_code']}  {_open_notice(e)}"
+        return f"{e['at']}  OPEN_NOTICE          {what}; issued {e['issued_at']}, {e['case_id']}"
+    if e["kind"] == "UNMATCHED_ACKNOWLEDGEMENT":
+        return f"{e['at']}  UNMATCHED_ACK        {_unmatched(e)}"
+    dos = "-" if e["days_of_supply"] is None else f"{e['days_of_supply']:.1f}"
+    group = f"{e['facility']} {e['component']} {e['abo']} {e['rhd']}"
+    stock = f"{e['available']} available, {dos} days of supply"
+    return f"{e['at']}  INVENTORY {e['alert']:<10} {group}  {stock}"
+
+
 def alerts_text(entries: Sequence[dict[str, Any]]) -> str:
     if not entries:
         return "No alerts."
-    lines = []
-    for e in entries:
-        if e["kind"] == "SAFETY_FLAG":
-            lines.append(
-                f"{e['at']}  {e['flag']:<20} {e['din']} {e['product_code']}  {e['detail']}"
-            )
-        else:
-            dos = "-" if e["days_of_supply"] is None else f"{e['days_of_supply']:.1f}"
-            group = f"{e['facility']} {e['component']} {e['abo']} {e['rhd']}"
-            stock = f"{e['available']} available, {dos} days of supply"
-            lines.append(f"{e['at']}  INVENTORY {e['alert']:<10} {group}  {stock}")
-    return "\n".join(lines)
+    return "\n".join(_alert(e) for e in entries)
 
 
 def _units(title: str, units: Sequence[dict[str, Any]]) -> list[str]:
@@ -135,7 +151,37 @@ def lookback_text(report: dict[str, Any]) -> str:
     lines += [_recipient(r) for r in report["recipients_to_notify"]]
     lines += _units("Units not yet accounted for", report["units_not_accounted_for"])
     lines += ["Could not be determined:", *(f"  - {u}" for u in report["undetermined"])]
+    lines += _notices_text(report)
     return "\n".join(lines)
+
+
+def _notice(n: dict[str, Any]) -> list[str]:
+    """One notice: to whom and why, when sent, and how it was answered (or how late)."""
+    sent = f"sent {n['sent_at']}" if n["sent_at"] else "not yet sent"
+    answer = n["acknowledged"]
+    if answer is not None:
+        state = f"acknowledged {answer['at']}: {answer['action_taken']} by {answer['facility']}"
+    elif n["open"]:
+        state = _open_notice(n)
+    else:
+        state = "not issued yet at this moment"
+    head = f"  {n['din']} {n['product_code']}  {n['action']} to {n['facility']}"
+    return [f"{head}  issued {n['issued_at']}, {sent}", f"    {n['notice_id']}  {state}"]
+
+
+def _notices_text(report: dict[str, Any]) -> list[str]:
+    limits = ", ".join(f"{a} {h:g} h" for a, h in report["notice_limits_hours"].items())
+    lines = [f"Recall notices ({len(report['notices'])}), as of {report['as_of']} ({limits}):"]
+    for notice in report["notices"]:
+        lines += _notice(notice)
+    opened = report["open_notices"]
+    lines.append(f"Open notices ({len(opened)}):")
+    lines += [f"  {n['notice_id']}  {n['din']} {n['product_code']}  {_open_notice(n)}"
+              for n in opened]  # fmt: skip
+    unmatched = report["unmatched_acknowledgements"]
+    lines.append(f"Acknowledgements that closed no notice ({len(unmatched)}):")
+    lines += [f"  {_unmatched(a)}" for a in unmatched]
+    return lines
 
 
 def _payload_text(entry: dict[str, Any]) -> str:

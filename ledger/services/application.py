@@ -7,6 +7,10 @@ where in each upstream — a Kafka partition — the batch ends. A batch replaye
 after a crash is therefore recognised from the database alone, even when the
 Kafka offset commit was lost (``shared/notes/eventsourcing-library.md`` §1.11).
 
+The recall notices a batch's own quarantines call for (:mod:`ledger.domain.notice`) are
+derived with the batch and inserted in its transaction (the outbox): a notice exists
+exactly when its quarantine does, and :mod:`.relay` sends it.
+
 The application is configured only by the environment it is given (its
 store's, see :mod:`ledger.adapters.persistence`), never by the process's:
 an operator's stray variable cannot change what is recorded or where.
@@ -44,6 +48,7 @@ from ledger.domain.events import Fact
 from ledger.domain.facts import ReportedFact
 from ledger.domain.identity import CLEAR, Identities, IdentityKey, is_sealed
 from ledger.domain.lookback import LookbackCase
+from ledger.domain.notice import RecallNotice, is_ledger_quarantine, recall_notices
 from ledger.domain.protection import PROTECTION_ID, IdentityProtection
 from ledger.domain.stream import FactStream, Recorded
 from ledger.domain.unit import BloodUnit, UnitRecord, unit_id
@@ -77,6 +82,8 @@ class Batch:
     events: list[Any]
     fact_ids: list[FactId]
     aggregates: list[Any]
+    #: The recall notices its new quarantines call for (stored with its events).
+    notices: list[RecallNotice] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,19 @@ _WITHHELD = (
 
 def _fact_id(fact: Fact) -> FactId:
     return FactId(fact.event_id, fact.originator_id, fact.originator_version)
+
+
+def _notices(events: Sequence[Any], workspace: Workspace) -> list[RecallNotice]:
+    """The notices of every unit the batch quarantines (the ledger's own quarantines),
+    from each unit's facts as the batch leaves them: recorded in the batch's
+    transaction, so a notice exists exactly when its quarantine does."""
+    quarantined = {e.originator_id: e.din for e in events if is_ledger_quarantine(e)}
+    notices: list[RecallNotice] = []
+    for stream, din in quarantined.items():
+        unit = workspace.stream(stream)
+        if isinstance(unit, BloodUnit):
+            notices += recall_notices(unit_record(unit, workspace.donation(din)))
+    return notices
 
 
 def stream_of(fact: ReportedFact) -> UUID:
@@ -270,7 +290,10 @@ class BloodLedger(Application[UUID]):
             for e in events
             if isinstance(e, Fact)
         ]
-        return Batch(len(facts), duplicates, conflicts, events, fact_ids, workspace.aggregates())
+        notices = _notices(events, workspace)
+        return Batch(
+            len(facts), duplicates, conflicts, events, fact_ids, workspace.aggregates(), notices
+        )
 
     def _sealed(
         self, facts: Sequence[ReportedFact], also: Sequence[BaseAggregate[UUID]]
@@ -300,6 +323,7 @@ class BloodLedger(Application[UUID]):
                 trackings=list(trackings),
                 checkpoints=list(checkpoints),
                 fact_ids=batch.fact_ids,
+                notices=batch.notices,
             )
         self._remember(batch.aggregates)
         return BatchOutcome(batch.facts, batch.duplicates, len(batch.events), batch.conflicts)
@@ -325,7 +349,7 @@ class BloodLedger(Application[UUID]):
         wanted = {donation_id(f.din) for f in facts} | {
             unit_id(f.din, f.product_code) for f in facts if f.product_code is not None
         }
-        missing = wanted - self.recent.keys()
+        missing = {i for i in wanted if i not in self.recent}  # not a set op over the cache
         found = self.event_log.aggregates(sorted(missing))
         absent = missing - found.keys()
 

@@ -49,6 +49,8 @@ CONFLICT_RETRIES = 3
 ASSIGNMENT_TIMEOUT_S = 120.0
 #: How long one poll waits for records.
 POLL_TIMEOUT_MS = 500
+#: How often, at most, the idle hook runs while no records arrive (seconds).
+IDLE_HOOK_EVERY_S = 1.0
 
 
 def conflict_reason(conflict: Conflict) -> NotAFact:
@@ -149,6 +151,7 @@ class Ingestor:
         settings: IngestSettings,
         *,
         after_batch: Callable[[], object] | None = None,
+        when_idle: Callable[[], object] | None = None,
     ) -> None:
         self.ledger = ledger
         self.consumer = consumer
@@ -156,6 +159,9 @@ class Ingestor:
         self.decoder = decoder
         self.settings = settings
         self.after_batch = after_batch
+        #: Run now and then while no records arrive (the notice relay: what a broker
+        #: outage left pending goes out without waiting for the next batch).
+        self.when_idle = when_idle
         self.counters = IngestCounters()
         self.partitions: dict[Partition, PartitionState] = {}
         self._stopping = False
@@ -200,7 +206,7 @@ class Ingestor:
         """Consume until stopped (or idle for ``until_idle`` seconds); returns the counts."""
         self._stop = stop
         self.consumer.subscribe(self.settings.topic, self.resume, self.revoke)
-        started = last_report = last_records = time.monotonic()
+        started = last_report = last_records = last_idle = time.monotonic()
         try:
             while not self.stopping():
                 try:
@@ -212,6 +218,9 @@ class Ingestor:
                 if batch:
                     self.ingest(batch)
                     last_records = now
+                elif self.when_idle is not None and now - last_idle >= IDLE_HOOK_EVERY_S:
+                    self._until_available(self.when_idle, "relaying notices")
+                    last_idle = now
                 if now - last_report >= self.settings.progress_every:
                     self._report(now - started)
                     last_report = now

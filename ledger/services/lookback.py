@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from ledger.domain.acknowledgement import NoticeLimits
 from ledger.domain.facts import ReportedFact
-from ledger.domain.instants import from_ms, iso_ms, ms
+from ledger.domain.instants import from_ms, iso, iso_ms, ms
 from ledger.domain.lookback import (
     CONSUMED,
     DEFAULT_WINDOW_DAYS,
@@ -35,8 +36,9 @@ from ledger.domain.lookback import (
     case_aggregate_id,
     case_quarantine,
 )
+from ledger.domain.vocabulary import NoticeAction
 from ledger.services.application import BloodLedger
-from ledger.services.ports import DonorIndex, Row
+from ledger.services.ports import DonorIndex, NoticeOutbox, Row
 
 log = logging.getLogger("bloodledger.lookback")
 
@@ -192,12 +194,22 @@ def _request(case: Row) -> CaseRequest:
 
 
 class Lookbacks:
-    """The investigator's use cases: open a case, report on one."""
+    """The investigator's use cases: open a case, report on one.
 
-    def __init__(self, cases: CaseRecorder, catch_up: Callable[[], object]) -> None:
+    With the store's notice ``outbox``, a report says when each recall notice went out
+    (without one — a store that keeps none — every notice reads as not yet sent).
+    """
+
+    def __init__(
+        self,
+        cases: CaseRecorder,
+        catch_up: Callable[[], object],
+        outbox: NoticeOutbox | None = None,
+    ) -> None:
         self.cases = cases
         self.index = cases.index
         self.catch_up = catch_up
+        self.outbox = outbox
 
     def open(self, request: CaseRequest) -> int:
         """Open (or re-open) a case; returns how many quarantines it newly recorded."""
@@ -206,8 +218,12 @@ class Lookbacks:
         self.catch_up()
         return quarantined
 
-    def report(self, case_id: str) -> dict[str, Any] | None:
-        """What the case found: quarantined, consumed, recipients, and what is unknown."""
+    def report(
+        self, case_id: str, at: datetime, limits: NoticeLimits | None = None
+    ) -> dict[str, Any] | None:
+        """What the case found: quarantined, consumed, recipients, and what is unknown;
+        and its recall notices as of ``at`` (the question's moment: answered or open,
+        and which open ones are past their ``limits``)."""
         self.catch_up()
         case = self.index.case(case_id)
         if case is None:
@@ -215,7 +231,31 @@ class Lookbacks:
         since, until = from_ms(case["since"]), from_ms(case["until"])
         donations, units = self.index.donor_units(case["donor_id"], since, until)
         recipients = self.index.recipients_of([u["unit_id"] for u in units])
-        return _report(case, donations, units, recipients)
+        report = _report(case, donations, units, recipients)
+        report.update(self._notices(case_id, [u["unit_id"] for u in units], at, limits))
+        return report
+
+    def _notices(
+        self, case_id: str, unit_ids: list[str], at: datetime, limits: NoticeLimits | None
+    ) -> dict[str, Any]:
+        """The case's notices with when each was sent, the open ones, and the answers
+        about its units that closed no notice."""
+        limits = limits or NoticeLimits()
+        entries = self.outbox.of_case(case_id) if self.outbox is not None else []
+        sent = {e.notice.notice_id: iso(e.sent_at) for e in entries if e.sent_at is not None}
+        notices = [
+            {**n, "sent_at": sent.get(n["notice_id"])}
+            for n in self.index.notices_of_case(case_id, at, limits)
+        ]
+        return {
+            "as_of": iso(at),
+            "notice_limits_hours": {
+                str(action): limits.of(action) / timedelta(hours=1) for action in NoticeAction
+            },
+            "notices": notices,
+            "open_notices": [n for n in notices if n["open"]],
+            "unmatched_acknowledgements": self.index.unmatched_acknowledgements(unit_ids),
+        }
 
 
 def _fate(unit: Row) -> str:

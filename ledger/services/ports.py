@@ -19,7 +19,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import ProcessRecorder, StoredEvent
 
+from ledger.domain.acknowledgement import NoticeLimits
 from ledger.domain.facts import NotAFact, ReportedFact
+from ledger.domain.notice import RecallNotice
 
 
 def first_line(error: BaseException) -> str:
@@ -59,11 +61,18 @@ class LedgerRecorder(ProcessRecorder, ABC):
 
     ``insert_events`` also takes ``trackings=[...]`` (one position per Kafka
     partition of a poll, each under the library's rule that a position must
-    exceed the last one recorded), ``checkpoints=[...]`` and ``fact_ids=[...]``,
-    all in the transaction of the events. The fact index makes ``event_id``
-    unique across the whole ledger: inserting an id already indexed raises the
-    library's ``IntegrityError`` and writes nothing.
+    exceed the last one recorded), ``checkpoints=[...]``, ``fact_ids=[...]`` and
+    ``notices=[...]`` (the recall notices the events' quarantines call for: the
+    outbox), all in the transaction of the events. The fact index makes
+    ``event_id`` unique across the whole ledger: inserting an id already indexed
+    raises the library's ``IntegrityError`` and writes nothing. A notice whose
+    ``notice_id`` is in the outbox already is not recorded again (the same notice).
     """
+
+    @abstractmethod
+    def notice_outbox(self) -> NoticeOutbox:
+        """The outbox this recorder writes notices to, on its own connections (closing
+        it leaves the recorder open)."""
 
     @abstractmethod
     def select_fact_ids(self, event_ids: Sequence[str]) -> dict[str, FactId]:
@@ -85,6 +94,57 @@ class LedgerRecorder(ProcessRecorder, ABC):
         """Every event of the given streams (only those notified by ``up_to``), in
         stream order: one query however many streams, so a batch reads its
         aggregates at once."""
+
+
+# -- the notice outbox ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One recall notice in the outbox: its place (the order notices were recorded in),
+    the notice as stored (a patient id sealed on a protected ledger), and when the relay
+    had the broker's acknowledgement of it (``None``: not yet)."""
+
+    position: int
+    notice: RecallNotice
+    sent_at: datetime | None
+
+
+class NoticeOutbox(ABC):
+    """The recall notices the ledger must send, kept in its store (``bl_notices``).
+
+    Written only by the ledger's recorder, in the transaction of the quarantines
+    that call for them, one row per ``notice_id`` (recording a notice again is a
+    no-op): so a notice exists exactly when its quarantine does. The relay reads
+    :meth:`pending`, publishes, then :meth:`mark_sent`; a crash in between sends a
+    notice again, never loses one.
+    """
+
+    @abstractmethod
+    def pending(self, limit: int) -> list[OutboxEntry]:
+        """At most ``limit`` notices not yet sent, in position order."""
+
+    @abstractmethod
+    def mark_sent(self, positions: Sequence[int], at: datetime) -> None:
+        """Record that these notices reached the broker at ``at`` (a notice already
+        marked keeps its first time)."""
+
+    @abstractmethod
+    def of_case(self, case_id: str) -> list[OutboxEntry]:
+        """Every notice of a case, sent or not, in position order."""
+
+    @abstractmethod
+    def entries(self, *, facility: str | None = None) -> list[OutboxEntry]:
+        """Every notice (to one facility, if given), sent or not, in position order."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class NoticeEncoder(Protocol):
+    """Turns a recall notice (its identifiers revealed) into the value published."""
+
+    def encode(self, notice: RecallNotice) -> bytes: ...
 
 
 # -- Kafka -----------------------------------------------------------------------------
@@ -271,6 +331,15 @@ class DonorIndex(Protocol):
         """The reactive infectious-marker results (din, event_id, test, occurred_at)."""
 
     def case(self, case_id: str) -> Row | None: ...
+
+    def notices_of_case(
+        self, case_id: str, at: datetime, limits: NoticeLimits
+    ) -> list[dict[str, Any]]:
+        """The case's recall notices as of ``at``: each answered or open, and if open,
+        how old and whether overdue under ``limits``."""
+
+    def unmatched_acknowledgements(self, unit_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """These units' acknowledgements that close no notice, with why."""
 
 
 # -- the audit log ---------------------------------------------------------------------

@@ -33,7 +33,8 @@ class Stopped(Exception):
     """The process was asked to stop while waiting for the database."""
 
 
-def _sleep(seconds: float, stopping: Callable[[], bool]) -> None:
+def sleep_unless_stopped(seconds: float, stopping: Callable[[], bool]) -> None:
+    """Wait ``seconds``, or less if asked to stop meanwhile."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and not stopping():
         time.sleep(min(0.1, seconds))
@@ -60,7 +61,7 @@ def until_available(
                 "%s: database unavailable (%s: %s); retrying in %.1f s",
                 what, type(error).__name__, first_line(error), pause,
             )  # fmt: skip
-            _sleep(pause, stopping)
+            sleep_unless_stopped(pause, stopping)
             pause = min(pause * 2, max_pause)
         finally:
             watchdog.cancel()

@@ -36,6 +36,31 @@ def test_the_profiles_name_the_hot_path(tmp_path: Path) -> None:
     assert "Projector.rebuild" in (tmp_path / "profile-rebuild.txt").read_text()
 
 
+def test_the_api_benchmark_runs(tmp_path: Path) -> None:
+    out = tmp_path / "api.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.api", "--events", "3000", "--seconds", "2",
+         "--warmup", "0.5", "--clients", "4", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["store"]["events"] >= 3000
+    assert results["targets"]["units"] > 0
+    [run] = results["runs"]
+    baseline, measured = run["baseline"], run["measured"]
+    assert baseline["routes"]["healthz"]["p99_ms"] > 0
+    assert baseline["errors"] == measured["errors"] == 0
+    for route in ("check", "history"):
+        figures = measured["routes"][route]
+        assert figures["requests"] > 0 and figures["per_s"] > 0
+        assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+    assert set(measured["decisions"]) == {"ALLOW"}
+    assert measured["server_side"]["check"]["requests"] > 0
+    assert results["server_memory"]["peak_mb"] > 0
+    assert "check_p99_within_25_ms" in results["targets_met"]["think_0_ms"]
+
+
 def test_the_compression_benchmark_runs(tmp_path: Path) -> None:
     out = tmp_path / "compression.json"
     done = subprocess.run(

@@ -168,7 +168,7 @@ def test_the_automatic_lookback_is_complete_wherever_a_page_ends(
     with open_read_models_of(store_for(sqlite_url), page_size=page_size) as models:
         models.ledger.record(story())
         models.projector.catch_up()
-        report = models.lookbacks.report(automatic_case_id(D2))
+        report = models.lookbacks.report(automatic_case_id(D2), T)
         assert report is not None
         assert {(u["din"], u["product_code"]) for u in report["units_quarantined"]} == {
             (D1, PLASMA),
@@ -177,7 +177,7 @@ def test_the_automatic_lookback_is_complete_wherever_a_page_ends(
 
 
 def test_a_reactive_donation_opens_a_lookback_by_itself(models: ReadModels) -> None:
-    report = models.lookbacks.report(automatic_case_id(D2))
+    report = models.lookbacks.report(automatic_case_id(D2), T)
     assert report is not None
     assert report["donor_id"] == "D-ALPHA" and report["opened_by"] == "bloodledger"
     assert [d["din"] for d in report["donations"]] == [D1, D2]
@@ -210,7 +210,7 @@ def test_opening_the_same_case_twice_quarantines_once(models: ReadModels) -> Non
     assert models.lookbacks.open(request) == 0
     [unit] = models.ledger.units_of(D3, RBC)
     assert [f.EVENT_TYPE for f in unit.facts].count("UnitQuarantined") == 1
-    report = models.lookbacks.report("LB-TEST-1")
+    report = models.lookbacks.report("LB-TEST-1", T)
     assert report is not None
     assert [(u["din"], u["status"]) for u in report["units_quarantined"]] == [(D3, "QUARANTINED")]
     assert report["recipients_to_notify"] == []

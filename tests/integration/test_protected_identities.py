@@ -397,7 +397,7 @@ def _derived(url: str, key: IdentityKey | None, stream: DemoStream) -> dict[str,
         seal, reveal = models.identities.seal, models.identities.revealed
         document = {
             "histories": {din: history_json(models.ledger.units_of(din)) for din in dins},
-            "cases": {c: models.lookbacks.report(c) for c in models.view.case_ids()},
+            "cases": {c: models.lookbacks.report(c, END) for c in models.view.case_ids()},
             "patients": {
                 p: queries.trace_patient(models.view, seal("patient", p)) for p in patients[:40]
             },

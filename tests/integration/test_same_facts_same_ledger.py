@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from tests.integration.support import publish_facts, run_cli, run_ingest
 STREAM = DemoConfig(seed=12, days=21, hospitals=2, donations_per_day=10, repeat_donor_share=0.7)
 
 #: Fields that say when the ledger recorded or learned something: they differ by design.
-RECORDING_TIMES = {"recorded_at", "known_since", "opened_at", "flags_known_since"}
+RECORDING_TIMES = {"recorded_at", "known_since", "opened_at", "flags_known_since", "sent_at"}
 
 
 def _without_recording_times(value: Any) -> Any:
@@ -42,6 +42,10 @@ def _without_recording_times(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_recording_times(v) for v in value]
     return value
+
+
+#: The moment the lookback reports age open recall notices at (after every stream's end).
+REPORTED_AT = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def _answers(url: str, dins: list[str], moments: list[Any]) -> dict[str, Any]:
@@ -55,7 +59,8 @@ def _answers(url: str, dins: list[str], moments: list[Any]) -> dict[str, Any]:
                     for m in moments
                 ],
                 "cases": {
-                    case_id: models.lookbacks.report(case_id) for case_id in models.view.case_ids()
+                    case_id: models.lookbacks.report(case_id, REPORTED_AT)
+                    for case_id in models.view.case_ids()
                 },
             }
         )
@@ -89,10 +94,8 @@ def test_two_stores_fed_the_same_stream_at_different_times_agree(
 
     # The same through the commands an investigator types.
     case_id = sorted(sqlite["cases"])[0]
-    shown = [
-        json.loads(run_cli("lookback", "show", case_id, "--json", "--store", url).stdout)
-        for url in (sqlite_url, pg_url)
-    ]
+    show = ("lookback", "show", case_id, "--json", "--as-of", REPORTED_AT.isoformat())
+    shown = [json.loads(run_cli(*show, "--store", url).stdout) for url in (sqlite_url, pg_url)]
     assert _without_recording_times(shown[0]) == _without_recording_times(shown[1])
 
 

@@ -47,6 +47,12 @@ def _moment(text: str) -> datetime:
 
 #: Fields the history gained after the fixture was written (issue 10: knowledge time).
 ADDED_LATER = {"known_since", "flags_known_since"}
+#: What a lookback report gained after (issue 13): its recall notices and their answers.
+REPORT_ADDED_LATER = {
+    "as_of", "notice_limits_hours", "notices", "open_notices", "unmatched_acknowledgements",
+}  # fmt: skip
+#: Alerts added after (issue 13): the old quarantines' notices are derived like new ones.
+ALERTS_ADDED_LATER = {"OPEN_NOTICE", "UNMATCHED_ACKNOWLEDGEMENT"}
 
 
 def _as_written(document: Any) -> Any:
@@ -89,15 +95,18 @@ def test_inventory_and_alerts_are_the_same(models: ReadModels, expected: dict[st
         found = [r.to_json() for r in queries.inventory(models.view, _moment(moment), policy)]
         assert found == rows, moment
     last = max(_moment(m) for m in expected["inventory"])
-    assert queries.alerts(models.view, last, policy) == expected["alerts"]
+    alerts = queries.alerts(models.view, last, policy)
+    assert [a for a in alerts if a["kind"] not in ALERTS_ADDED_LATER] == expected["alerts"]
 
 
 def test_lookback_cases_and_traces_are_the_same(
     models: ReadModels, expected: dict[str, Any]
 ) -> None:
     assert expected["lookbacks"]
+    last = max(_moment(m) for m in expected["inventory"])
     for case_id, report in expected["lookbacks"].items():
-        assert models.lookbacks.report(case_id) == report, case_id
+        found = models.lookbacks.report(case_id, last) or {}
+        assert {k: v for k, v in found.items() if k not in REPORT_ADDED_LATER} == report, case_id
     traces = expected["trace"]
     for donor, document in traces["donor"].items():
         assert queries.trace_donor(models.view, donor) == document

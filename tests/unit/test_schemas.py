@@ -26,12 +26,22 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 V1 = SCHEMAS / "v1"
 #: Schema id 2: v1 and the bedside check the ledger records (``PreTransfusionCheckPerformed``).
 V2 = SCHEMAS / "v2"
-VERSIONS = (V1, V2)
-LATEST = V2
+#: Schema id 4 (3 is the outbound ``RecallNotice``): v2 and the facilities' answers to
+#: recall notices (``NoticeAcknowledged``).
+V3 = SCHEMAS / "v3"
+VERSIONS = (V1, V2, V3)
+LATEST = V3
+#: The Event schema id each version is registered under.
+SCHEMA_IDS: dict[Path, int] = {V1: 1, V2: 2, V3: 4}
 #: What each version adds to the one before: payload records and enums.
-ADDED_RECORDS: dict[Path, set[str]] = {V1: set(), V2: {"PreTransfusionCheckPerformed"}}
-ADDED_ENUMS: dict[Path, set[str]] = {V1: set(), V2: {"Decision", "ReasonCode"}}
-V1_EVENT_TYPES = [t for t in EventType if t not in ADDED_RECORDS[V2]]
+ADDED_RECORDS: dict[Path, set[str]] = {
+    V1: set(),
+    V2: {"PreTransfusionCheckPerformed"},
+    V3: {"NoticeAcknowledged"},
+}
+ADDED_ENUMS: dict[Path, set[str]] = {V1: set(), V2: {"Decision", "ReasonCode"}, V3: {"AckAction"}}
+V1_EVENT_TYPES = [t for t in EventType if t not in ADDED_RECORDS[V2] | ADDED_RECORDS[V3]]
+V2_EVENT_TYPES = [t for t in EventType if t not in ADDED_RECORDS[V3]]
 TIMESTAMP = {"type": "long", "logicalType": "timestamp-millis"}
 NULLABLE_STRING = ["null", "string"]
 
@@ -83,6 +93,7 @@ CONTRACT_FIELDS: dict[str, list[str]] = {
         "decision",
         "reasons",
     ],
+    "NoticeAcknowledged": ["notice_id", "action_taken"],
 }
 
 
@@ -129,7 +140,7 @@ def test_there_is_a_file_per_record_and_enum(version: Path) -> None:
         name
         for name, value in vars(vocabulary).items()
         if isinstance(value, type) and issubclass(value, StrEnum) and value is not StrEnum
-    } - {"EventType", "Flag"}
+    } - {"EventType", "Flag", "NoticeAction"}  # NoticeAction: the outbound notices' (notices/)
     records_later, enums_later = not_yet(version)
     assert names_in(version) == (set(CONTRACT_FIELDS) - records_later) | (enums - enums_later)
 
@@ -172,6 +183,11 @@ def test_the_bedside_check_lists_its_reasons_as_an_array_of_reason_codes() -> No
     assert fields["reasons"] == {"type": "array", "items": "bloodledger.ReasonCode"}
     assert fields["decision"] == "bloodledger.Decision"
     assert (fields["patient_abo"], fields["patient_rhd"]) == ("bloodledger.ABO", "bloodledger.RhD")
+
+
+def test_an_acknowledgement_names_the_notice_and_what_was_done() -> None:
+    fields = {f["name"]: f["type"] for f in load("NoticeAcknowledged", V3)["fields"]}
+    assert fields == {"notice_id": "string", "action_taken": "bloodledger.AckAction"}
 
 
 def test_unit_released_is_an_empty_record() -> None:
@@ -231,18 +247,22 @@ def test_din_check_and_product_code_are_nullable_strings() -> None:
 # --- manifest --------------------------------------------------------------------
 
 
-def test_manifest_maps_id_1_to_v1_and_id_2_to_v2() -> None:
+def test_manifest_maps_ids_1_2_and_4_to_v1_v2_and_v3() -> None:
     manifest = json.loads((SCHEMAS / "manifest.json").read_text())
-    assert manifest == {
-        "subject": "bloodledger.events-value",
-        "schemas": {"1": "v1/bloodledger.Event.avsc", "2": "v2/bloodledger.Event.avsc"},
+    assert manifest["subject"] == "bloodledger.events-value"
+    events = {sid: path for sid, path in manifest["schemas"].items() if path.endswith("Event.avsc")}
+    assert events == {
+        "1": "v1/bloodledger.Event.avsc",
+        "2": "v2/bloodledger.Event.avsc",
+        "4": "v3/bloodledger.Event.avsc",
     }
     loaded = SchemaManifest(SCHEMAS)
-    assert loaded.latest_id == 2
-    assert loaded.schema_ids == (1, 2)
-    assert loaded.parsed(1)["name"] == loaded.parsed(2)["name"] == "bloodledger.Event"
+    assert loaded.latest_id == 4
+    assert loaded.schema_ids == (1, 2, 4)
+    assert {loaded.parsed(i)["name"] for i in (1, 2, 4)} == {"bloodledger.Event"}
     assert set(loaded.payload_shapes(1)) == set(V1_EVENT_TYPES)
-    assert set(loaded.payload_shapes(2)) == set(EventType)
+    assert set(loaded.payload_shapes(2)) == set(V2_EVENT_TYPES)
+    assert set(loaded.payload_shapes(4)) == set(EventType)
     assert loaded.payload_shapes(2)["PreTransfusionCheckPerformed"].arrays == ("reasons",)
 
 
@@ -257,26 +277,31 @@ def test_default_schema_dir_is_the_repos_unless_overridden(
 
 def test_unknown_ids_are_not_found() -> None:
     manifest = SchemaManifest(SCHEMAS)
-    assert 3 not in manifest
+    assert 5 not in manifest
     with pytest.raises(KeyError):
-        manifest.parsed(3)
+        manifest.parsed(5)
 
 
 # --- the registered ids, side by side ------------------------------------------------
 
 
-@pytest.mark.parametrize("event_type", V1_EVENT_TYPES)
-def test_a_message_written_with_id_1_is_read_by_the_latest_reader(event_type: str) -> None:
+@pytest.mark.parametrize(
+    ("writer", "event_type"),
+    [(1, t) for t in V1_EVENT_TYPES] + [(2, t) for t in V2_EVENT_TYPES],
+)
+def test_a_message_written_with_id_1_or_2_is_read_by_the_latest_reader(
+    writer: int, event_type: str
+) -> None:
     manifest = SchemaManifest(SCHEMAS)
     fact = example_fact(event_type)
-    value = AvroCodec(manifest, writer_schema_id=1, clock=fixed_clock).encode(fact)
-    assert value[:5] == b"\x00\x00\x00\x00\x01"
+    value = AvroCodec(manifest, writer_schema_id=writer, clock=fixed_clock).encode(fact)
+    assert value[:5] == b"\x00\x00\x00\x00" + bytes([writer])
     assert AvroCodec(manifest, clock=fixed_clock).decode(value) == fact
 
 
 def test_the_bedside_check_is_written_with_id_2_and_read_back() -> None:
     manifest = SchemaManifest(SCHEMAS)
-    codec = AvroCodec(manifest, clock=fixed_clock)
+    codec = AvroCodec(manifest, writer_schema_id=2, clock=fixed_clock)
     for reasons in ([], ["NOT_RECEIVED_HERE"], ["QUARANTINED", "COLD_CHAIN", "OUT_OF_STORAGE"]):
         fact = example_fact("PreTransfusionCheckPerformed", reasons=reasons)
         value = codec.encode(fact)
@@ -284,15 +309,45 @@ def test_the_bedside_check_is_written_with_id_2_and_read_back() -> None:
         assert codec.decode(value) == fact
 
 
-def test_id_1_knows_no_bedside_check() -> None:
+@pytest.mark.parametrize("action", list(vocabulary.AckAction))
+def test_an_acknowledgement_is_written_with_id_4_and_read_back(action: str) -> None:
+    codec = AvroCodec(SchemaManifest(SCHEMAS), clock=fixed_clock)
+    fact = example_fact("NoticeAcknowledged", action_taken=action)
+    value = codec.encode(fact)
+    assert value[:5] == b"\x00\x00\x00\x00\x04"  # producers write with the latest id
+    assert codec.decode(value) == fact
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error_class"),
+    [
+        ({"action_taken": "LOST"}, "BAD_ENUM"),
+        ({"notice_id": ""}, "MISSING_FIELD"),
+        ({"product_code": None}, "MISSING_FIELD"),  # unit-level: the notice's unit
+    ],
+)
+def test_an_acknowledgement_is_of_a_unit_with_a_notice_and_an_action(
+    overrides: dict[str, Any], error_class: str
+) -> None:
+    codec = AvroCodec(SchemaManifest(SCHEMAS), clock=fixed_clock)
+    with pytest.raises(NotAFact) as caught:
+        codec.encode(example_fact("NoticeAcknowledged", **overrides))
+    assert caught.value.error_class == error_class
+
+
+@pytest.mark.parametrize(
+    ("older", "event_type"),
+    [(1, "PreTransfusionCheckPerformed"), (1, "NoticeAcknowledged"), (2, "NoticeAcknowledged")],
+)
+def test_an_older_id_knows_no_later_event_type(older: int, event_type: str) -> None:
     manifest = SchemaManifest(SCHEMAS)
-    fact = example_fact("PreTransfusionCheckPerformed")
+    fact = example_fact(event_type)
     with pytest.raises(NotAFact) as written:
-        AvroCodec(manifest, writer_schema_id=1, clock=fixed_clock).encode(fact)
+        AvroCodec(manifest, writer_schema_id=older, clock=fixed_clock).encode(fact)
     assert written.value.error_class == "UNKNOWN_EVENT_TYPE"
     value = AvroCodec(manifest, clock=fixed_clock).encode(fact)
     with pytest.raises(NotAFact) as read:
-        AvroCodec(manifest, reader_schema_id=1, clock=fixed_clock).decode(value)
+        AvroCodec(manifest, reader_schema_id=older, clock=fixed_clock).decode(value)
     assert read.value.error_class == "UNKNOWN_EVENT_TYPE"
 
 

@@ -484,6 +484,33 @@ def test_a_facility_bound_submitter_may_only_report_for_its_facility(
     assert len(publisher.published) == 2  # the two allowed requests only
 
 
+def test_a_hospital_acknowledges_a_notice_as_the_readme_shows(
+    submission: EventSubmission, publisher: MemoryPublisher
+) -> None:
+    """The README's ``POST /api/v1/events`` body: a unit-level NoticeAcknowledged from
+    the facility the notice went to, produced like any fact (id 4, the latest)."""
+    document = {
+        "event_id": "7d0c1c6e-4c1e-4d1e-9d35-3f1f0a8b2c11",
+        "event_type": "NoticeAcknowledged",
+        "occurred_at": "2026-03-01T10:30:00+08:00",
+        "source": {"system": "hospital-lis", "facility": HOSPITAL, "actor": "bb-tech-7"},
+        "din": DIN,
+        "product_code": "E0791V00",
+        "payload": {
+            "notice_id": "b3f4c2d0-5a8e-5d3c-9f21-6c0e7a1b2d34",
+            "action_taken": "QUARANTINED",
+        },
+    }
+    assert submission.submit_json(body(document), facility=HOSPITAL) == [document["event_id"]]
+    [(key, value)] = publisher.records()
+    assert (key, value[:5]) == (DIN.encode(), b"\x00\x00\x00\x00\x04")
+    fact = CODEC.decode(value)
+    assert (fact.event_type, fact.facility, fact.product_code) == (
+        "NoticeAcknowledged", HOSPITAL, "E0791V00",
+    )  # fmt: skip
+    assert fact.payload == document["payload"]
+
+
 def test_bedside_checks_are_the_ledgers_own_and_cannot_be_submitted(
     submission: EventSubmission, publisher: MemoryPublisher
 ) -> None:

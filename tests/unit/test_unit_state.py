@@ -247,8 +247,27 @@ def test_every_fact_class_has_a_transition() -> None:
     story.quarantined(hour=60)
     story.discarded(hour=61)
     story.checked(hour=62)
+    story.acknowledged("notice-1", hour=63)
     assert {f.event_type for f in story.facts} == set(EventType)
     assert state_of(story).status == Status.DISCARDED
+
+
+def test_acknowledgements_are_kept_per_notice_and_change_no_status() -> None:
+    story = _quarantined()
+    before = state_of(story)
+    story.acknowledged("notice-2", hour=31, action="NOT_FOUND", facility="S3103")
+    story.acknowledged("notice-1", hour=30, action="QUARANTINED")
+    story.acknowledged("notice-1", hour=40, action="DISCARDED")
+    state = state_of(story)
+    assert (state.status, state.flags) == (before.status, before.flags)
+    assert [(a.notice_id, a.action_taken) for a in state.acknowledgements] == [
+        ("notice-1", "QUARANTINED"), ("notice-2", "NOT_FOUND"), ("notice-1", "DISCARDED"),
+    ]  # fmt: skip
+    first, then = state.acknowledgements_of("notice-1")
+    assert (first.occurred_at, first.facility, then.occurred_at) == (at(30), HOSPITAL, at(40))
+    assert state.acknowledgements_of("notice-2")[0].facility == "S3103"
+    assert state.acknowledgements_of("notice-3") == ()
+    assert state_of(story, as_of=at(35)).acknowledgements_of("notice-1") == (first,)
 
 
 def test_facts_at_the_same_instant_are_applied_in_recording_order() -> None:

@@ -14,14 +14,13 @@ that each backend renders with its own quoting (:mod:`.sqlite`,
 from __future__ import annotations
 
 import json
-from abc import abstractmethod
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
+from ledger.adapters.persistence.base import SQLStatements
 from ledger.domain.instants import from_ms, ms
 from ledger.services.ports import AccessEntry, AccessTables, TokenExists, TokenRecord
 
@@ -89,26 +88,9 @@ def _entry(row: Sequence[Any]) -> AccessEntry:
     )
 
 
-class SQLAccessTables(AccessTables):
-    """The portable half of every SQL backend's tokens and access log."""
-
-    @abstractmethod
-    def _transaction(self, commit: bool) -> AbstractContextManager[Any]:
-        """A cursor in a transaction (committed on leaving if ``commit``)."""
-
-    @abstractmethod
-    def _render(self, template: str, params: Mapping[str, Any]) -> Any:
-        """The statement of a template, with this backend's names and placeholders."""
-
-    @abstractmethod
-    def _tuples(self, rows: Sequence[Any]) -> list[Sequence[Any]]:
-        """Fetched rows as sequences of column values."""
-
-    def _run(self, template: str, params: Mapping[str, Any], *, commit: bool) -> list[Any]:
-        """The rows a statement returns (every statement here returns some)."""
-        with self._transaction(commit=commit) as cursor:
-            cursor.execute(self._render(template, params), dict(params))
-            return self._tuples(cursor.fetchall())
+class SQLAccessTables(AccessTables, SQLStatements):
+    """The portable half of every SQL backend's tokens and access log (every statement
+    here returns rows)."""
 
     def add_token(
         self,

@@ -24,17 +24,19 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
+from ledger.domain.notice import RecallNotice
 from ledger.services.ports import (
     AccessTables,
     AuditStore,
     Checkpoint,
     FactId,
     LedgerRecorder,
+    NoticeOutbox,
     first_line,
 )
 from projections.rows import Changes, Row, UnitRows
@@ -73,6 +75,35 @@ def fact_ids_of(kwargs: Mapping[str, Any]) -> list[FactId]:
     return list(kwargs.get("fact_ids", ()))
 
 
+def notices_of(kwargs: Mapping[str, Any]) -> list[RecallNotice]:
+    """The recall notices an ``insert_events`` call records in the outbox."""
+    return list(kwargs.get("notices", ()))
+
+
+class SQLStatements(ABC):
+    """What an SQL backend supplies to run a set of tables' portable statements (the
+    tokens and access log's, the notice outbox's): its transactions, its rendering of a
+    template (``{table}`` names, ``{name}`` parameters), its rows."""
+
+    @abstractmethod
+    def _transaction(self, commit: bool) -> AbstractContextManager[Any]:
+        """A cursor in a transaction (committed on leaving if ``commit``)."""
+
+    @abstractmethod
+    def _render(self, template: str, params: Mapping[str, Any]) -> Any:
+        """The statement of a template, with this backend's names and placeholders."""
+
+    @abstractmethod
+    def _tuples(self, rows: Sequence[Any]) -> list[Sequence[Any]]:
+        """Fetched rows as sequences of column values."""
+
+    def _run(self, template: str, params: Mapping[str, Any], *, commit: bool) -> list[Any]:
+        """The rows a statement returns (one that returns some)."""
+        with self._transaction(commit=commit) as cursor:
+            cursor.execute(self._render(template, params), dict(params))
+            return self._tuples(cursor.fetchall())
+
+
 class StoreError(Exception):
     """The store named cannot be used; the message names it (without a password)."""
 
@@ -90,6 +121,8 @@ class Store(ABC):
 
     #: The URL schemes that name this backend.
     SCHEMES: tuple[str, ...] = ()
+    #: Whether another process can open the same store by its URL (not memory://).
+    SHARED: bool = True
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -151,6 +184,16 @@ class Store(ABC):
         msg = f"{self.redacted()}: tokens need a store: use sqlite:///, postgresql:// or memory://"
         raise StoreError(msg)
 
+    def notice_outbox(self) -> NoticeOutbox:
+        """The notice outbox of this store, on connections of its own (created if
+        missing). A ledger open on the store has its recorder's
+        (:meth:`~ledger.services.ports.LedgerRecorder.notice_outbox`)."""
+        msg = (
+            f"{self.redacted()}: the notice outbox needs a database: "
+            "use sqlite:/// or postgresql://"
+        )
+        raise StoreError(msg)
+
 
 # -- the read models ---------------------------------------------------------------
 
@@ -191,6 +234,18 @@ TABLES: dict[str, str] = {
         "since BIGINT NOT NULL, until BIGINT NOT NULL, trigger_din TEXT, actor TEXT NOT NULL, "
         "opened_at BIGINT NOT NULL"
     ),
+    # not "notices": bl_notices is the outbox (.notices), the notices as recorded to send
+    "unit_notices": (
+        "unit_id TEXT NOT NULL, notice_id TEXT NOT NULL, case_id TEXT NOT NULL, "
+        "din TEXT NOT NULL, product_code TEXT NOT NULL, facility TEXT NOT NULL, "
+        "action TEXT NOT NULL, issued_at BIGINT NOT NULL, acknowledged_at BIGINT, "
+        "action_taken TEXT, acknowledged_by TEXT, acknowledgement_id TEXT"
+    ),
+    "unmatched_acknowledgements": (
+        "unit_id TEXT NOT NULL, din TEXT NOT NULL, product_code TEXT NOT NULL, "
+        "notice_id TEXT NOT NULL, action_taken TEXT NOT NULL, facility TEXT NOT NULL, "
+        "event_id TEXT NOT NULL, occurred_at BIGINT NOT NULL, why TEXT NOT NULL"
+    ),
 }
 
 #: Indexes: (table, column). Every query of a read path uses one of these.
@@ -210,13 +265,21 @@ INDEXES: tuple[tuple[str, str], ...] = (
     ("reactive_results", "din"),
     ("cases", "donor_id"),
     ("cases", "trigger_din"),
+    ("unit_notices", "unit_id"),
+    ("unit_notices", "case_id"),
+    ("unit_notices", "issued_at"),
+    ("unmatched_acknowledgements", "unit_id"),
+    ("unmatched_acknowledgements", "occurred_at"),
 )
 
 #: The read models' version: a store whose tables are of an older version is rebuilt.
-VERSION = 2
+VERSION = 3
 
 #: Tables holding rows of one unit each, keyed by ``unit_id``.
-UNIT_TABLES = ("units", "available", "uses", "transfusions", "findings")
+UNIT_TABLES = (
+    "units", "available", "uses", "transfusions", "findings", "unit_notices",
+    "unmatched_acknowledgements",
+)  # fmt: skip
 #: The prefix of every read-model table's name.
 PREFIX = "bl_"
 
@@ -265,6 +328,21 @@ _REACTIVE_RESULTS = (
 )
 _CASE = "SELECT * FROM {cases} WHERE case_id = {case}"
 _CASE_IDS = "SELECT case_id FROM {cases} ORDER BY case_id"
+_NOTICES_OF_CASE = (
+    "SELECT * FROM {unit_notices} WHERE case_id = {case} ORDER BY din, product_code, issued_at"
+)
+_OPEN_NOTICES = (
+    "SELECT * FROM {unit_notices} WHERE issued_at <= {at} "
+    "AND (acknowledged_at IS NULL OR acknowledged_at > {at}) ORDER BY issued_at, din, product_code"
+)
+_UNMATCHED_OF_UNITS = (
+    "SELECT * FROM {unmatched_acknowledgements} WHERE {keys} "
+    "ORDER BY din, product_code, occurred_at"
+)
+_UNMATCHED_BETWEEN = (
+    "SELECT * FROM {unmatched_acknowledgements} WHERE occurred_at >= {since} "
+    "AND occurred_at <= {at} ORDER BY occurred_at DESC"
+)
 
 
 class ReadModelTables(TrackingRecorder, ABC):
@@ -336,6 +414,9 @@ class ReadModelTables(TrackingRecorder, ABC):
         self._insert(cursor, "uses", [r for rows in units for r in rows.uses])
         self._insert(cursor, "transfusions", [r for rows in units for r in rows.transfusions])
         self._insert(cursor, "findings", [r for rows in units for r in rows.findings])
+        self._insert(cursor, "unit_notices", [r for rows in units for r in rows.notices])
+        unmatched = [r for rows in units for r in rows.unmatched_acknowledgements]
+        self._insert(cursor, "unmatched_acknowledgements", unmatched)
 
     def _upsert(self, cursor: Any, table: str, key: str, rows: Sequence[Row]) -> None:
         if rows:
@@ -437,6 +518,22 @@ class ReadModelTables(TrackingRecorder, ABC):
 
     def case_ids(self) -> list[str]:
         return [r["case_id"] for r in self._select(_CASE_IDS, {})]
+
+    def notices_of_case(self, case_id: str) -> list[Row]:
+        """A case's recall notices, each with the answer that closed it (if one has)."""
+        return self._select(_NOTICES_OF_CASE, {"case": case_id})
+
+    def open_notices(self, at: int) -> list[Row]:
+        """Notices issued by ``at`` and not answered by then, oldest first."""
+        return self._select(_OPEN_NOTICES, {"at": at})
+
+    def unmatched_acknowledgements(self, unit_ids: Sequence[str]) -> list[Row]:
+        """These units' acknowledgements that close no notice, with why."""
+        return self._select(_UNMATCHED_OF_UNITS, {"keys": list(unit_ids)}, keys="unit_id")
+
+    def unmatched_between(self, since: int, at: int) -> list[Row]:
+        """Acknowledgements closing no notice that occurred in [since, at], newest first."""
+        return self._select(_UNMATCHED_BETWEEN, {"since": since, "at": at})
 
     def table_rows(self, table: str) -> list[Row]:
         """Every row of one read-model table (to compare two builds of the tables)."""

@@ -25,8 +25,10 @@ from ledger.adapters.persistence.base import (
     Store,
     checkpoints_of,
     fact_ids_of,
+    notices_of,
     trackings_of,
 )
+from ledger.domain.notice import RecallNotice
 from ledger.services.ports import (
     FACT_INDEX,
     AccessEntry,
@@ -34,6 +36,8 @@ from ledger.services.ports import (
     AuditEntry,
     AuditStore,
     Cosignature,
+    NoticeOutbox,
+    OutboxEntry,
     SealedCheckpoint,
     TokenExists,
     TokenRecord,
@@ -44,6 +48,7 @@ class MemoryStore(Store):
     """``memory://``: a store that lives as long as the process."""
 
     SCHEMES = ("memory",)
+    SHARED = False
 
     def library_env(self) -> dict[str, str]:
         return {"PERSISTENCE_MODULE": get_topic(MemoryLedgerFactory)}
@@ -75,6 +80,7 @@ class MemoryLedgerRecorder(POPOProcessRecorder, LedgerRecorder):
         super().__init__()
         self._checkpoints: dict[str, Checkpoint] = {}
         self._fact_ids: dict[str, FactId] = {}
+        self._outbox = MemoryNoticeOutbox(self._database_lock)
 
     def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         """Every position must exceed the one recorded before it — including one
@@ -104,7 +110,11 @@ class MemoryLedgerRecorder(POPOProcessRecorder, LedgerRecorder):
             self._insert_tracking(tracking)
         self._checkpoints.update((c.partition_key, c) for c in checkpoints_of(kwargs))
         self._fact_ids.update((f.event_id, f) for f in fact_ids_of(kwargs))
+        self._outbox.record(notices_of(kwargs))
         return notification_ids
+
+    def notice_outbox(self) -> NoticeOutbox:
+        return self._outbox
 
     def select_fact_ids(self, event_ids: Sequence[str]) -> dict[str, FactId]:
         with self._database_lock:
@@ -133,6 +143,45 @@ class MemoryLedgerRecorder(POPOProcessRecorder, LedgerRecorder):
                 for position in self._stored_events_index.get(str(i), {}).values()
                 if position < last
             ]
+
+
+class MemoryNoticeOutbox(NoticeOutbox):
+    """The outbox of one in-memory recorder, under its lock (written by
+    :meth:`record` from inside the recorder's insert, with the events)."""
+
+    def __init__(self, lock: threading.Lock | threading.RLock) -> None:
+        self._lock = lock
+        self._entries: list[OutboxEntry] = []
+        self._ids: set[str] = set()
+
+    def record(self, notices: Sequence[RecallNotice]) -> None:
+        """Append the notices not recorded yet (the caller holds the lock)."""
+        for notice in notices:
+            if notice.notice_id not in self._ids:
+                self._ids.add(notice.notice_id)
+                self._entries.append(OutboxEntry(len(self._entries) + 1, notice, None))
+
+    def pending(self, limit: int) -> list[OutboxEntry]:
+        with self._lock:
+            return [e for e in self._entries if e.sent_at is None][:limit]
+
+    def mark_sent(self, positions: Sequence[int], at: datetime) -> None:
+        with self._lock:
+            for position in positions:
+                entry = self._entries[position - 1]
+                if entry.sent_at is None:
+                    self._entries[position - 1] = replace(entry, sent_at=at)
+
+    def of_case(self, case_id: str) -> list[OutboxEntry]:
+        with self._lock:
+            return [e for e in self._entries if e.notice.case_id == case_id]
+
+    def entries(self, *, facility: str | None = None) -> list[OutboxEntry]:
+        with self._lock:
+            return [e for e in self._entries if facility in (None, e.notice.facility)]
+
+    def close(self) -> None:
+        return
 
 
 class MemoryLedgerFactory(POPOFactory):

@@ -58,10 +58,22 @@ from ledger.adapters.persistence.base import (
     checkpoints_of,
     fact_ids_of,
     index_name,
+    notices_of,
     table_name,
     trackings_of,
 )
-from ledger.services.ports import FACT_INDEX, AccessTables, AuditEntry, AuditStore
+from ledger.adapters.persistence.notices import FIELDS as NOTICE_FIELDS
+from ledger.adapters.persistence.notices import INSERT as INSERT_NOTICE
+from ledger.adapters.persistence.notices import TABLE as NOTICES
+from ledger.adapters.persistence.notices import SQLNoticeOutbox, notice_row
+from ledger.adapters.persistence.notices import ddl as notices_ddl
+from ledger.services.ports import (
+    FACT_INDEX,
+    AccessTables,
+    AuditEntry,
+    AuditStore,
+    NoticeOutbox,
+)
 from projections.rows import Row
 
 #: Advisory-lock key under which processes create tables (any fixed 64-bit number).
@@ -121,6 +133,17 @@ class PostgresStore(Store):
             self.prepare()
             return PostgresAccessTables(PostgresLedgerFactory(env).datastore)
 
+    def notice_outbox(self) -> NoticeOutbox:
+        """The outbox on connections of its own (the schema and table made first)."""
+        env = Environment("notices", self.library_env())
+        with self.ddl_lock():
+            self.prepare()
+            datastore = PostgresLedgerFactory(env).datastore
+            with datastore.transaction(commit=True) as curs:
+                for statement in _notices_ddl(datastore.schema):
+                    curs.execute(statement)
+        return PostgresNoticeOutbox(datastore, owns_datastore=True)
+
     def _connect(self) -> psycopg.Connection[Any]:
         try:
             return psycopg.connect(self.conninfo(), autocommit=True, connect_timeout=5)
@@ -175,6 +198,16 @@ class PostgresStore(Store):
         return f"postgresql://{user}{self.host}:{self.port}/{self.dbname}?schema={self.schema}"
 
 
+def _notices_ddl(schema: str) -> list[sql.Composed]:
+    """The outbox's table and indexes in ``schema``, every name quoted."""
+    return [
+        sql.SQL(template).format(
+            notices=sql.Identifier(schema, NOTICES), index=sql.Identifier(index)
+        )
+        for template, index in notices_ddl("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+    ]
+
+
 def _fact_id_columns(fact_ids: Sequence[FactId]) -> tuple[list[str], list[UUID], list[int]]:
     return (
         [f.event_id for f in fact_ids],
@@ -206,7 +239,12 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerRecorder):
                 "CREATE TABLE IF NOT EXISTS {} (event_id TEXT PRIMARY KEY, "
                 "originator_id UUID NOT NULL, originator_version BIGINT NOT NULL)"
             ).format(fact_ids),
+            *_notices_ddl(schema),
         ]
+        self._insert_notices = sql.SQL(INSERT_NOTICE).format(
+            notices=sql.Identifier(schema, NOTICES),
+            **{f: sql.Placeholder(f) for f in NOTICE_FIELDS},
+        )
         insert_fact_ids = sql.SQL(
             "INSERT INTO {} (event_id, originator_id, originator_version) "
             "SELECT * FROM unnest(%b::text[], %b::uuid[], %b::bigint[])"
@@ -260,6 +298,11 @@ class PostgresLedgerRecorder(PostgresProcessRecorder, LedgerRecorder):
             self._insert_tracking(curs, tracking)
         if checkpoints := checkpoints_of(kwargs):
             curs.executemany(self._upsert_checkpoint, [vars(c) for c in checkpoints])
+        if notices := notices_of(kwargs):
+            curs.executemany(self._insert_notices, [notice_row(n) for n in notices])
+
+    def notice_outbox(self) -> NoticeOutbox:
+        return PostgresNoticeOutbox(self.datastore, owns_datastore=False)
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -511,6 +554,30 @@ class PostgresAccessTables(SQLAccessTables):
 
     def close(self) -> None:
         self.datastore.close()
+
+
+class PostgresNoticeOutbox(SQLNoticeOutbox):
+    """The notice outbox in the store's own schema (its rows inserted by
+    :class:`PostgresLedgerRecorder`, with the quarantines)."""
+
+    def __init__(self, datastore: PostgresDatastore, *, owns_datastore: bool) -> None:
+        self.datastore = datastore
+        self.owns_datastore = owns_datastore
+        self._notices = sql.Identifier(datastore.schema, NOTICES)
+
+    def _transaction(self, commit: bool) -> AbstractContextManager[Cursor[DictRow]]:
+        return self.datastore.transaction(commit=commit)
+
+    def _render(self, template: str, params: Mapping[str, Any]) -> sql.Composed:
+        marks = {p: sql.Placeholder(p) for p in params}
+        return sql.SQL(template).format(notices=self._notices, **marks)
+
+    def _tuples(self, rows: Sequence[Any]) -> list[Sequence[Any]]:
+        return [tuple(row.values()) for row in rows]
+
+    def close(self) -> None:
+        if self.owns_datastore:
+            self.datastore.close()
 
 
 class PostgresLedgerFactory(PostgresFactory):

@@ -52,10 +52,22 @@ from ledger.adapters.persistence.base import (
     checkpoints_of,
     fact_ids_of,
     index_name,
+    notices_of,
     table_name,
     trackings_of,
 )
-from ledger.services.ports import FACT_INDEX, AccessTables, AuditEntry, AuditStore
+from ledger.adapters.persistence.notices import FIELDS as NOTICE_FIELDS
+from ledger.adapters.persistence.notices import INSERT as INSERT_NOTICE
+from ledger.adapters.persistence.notices import TABLE as NOTICES
+from ledger.adapters.persistence.notices import SQLNoticeOutbox, notice_row
+from ledger.adapters.persistence.notices import ddl as notices_ddl
+from ledger.services.ports import (
+    FACT_INDEX,
+    AccessTables,
+    AuditEntry,
+    AuditStore,
+    NoticeOutbox,
+)
 from projections.rows import Row
 
 #: Seconds a writer waits for another's lock before giving up.
@@ -76,6 +88,14 @@ def quote(identifier: str) -> str:
 
 def _fact_id_rows(fact_ids: Sequence[FactId]) -> list[tuple[str, str, int]]:
     return [(event_id, stream.hex, version) for event_id, stream, version in fact_ids]
+
+
+def _notices_ddl() -> list[str]:
+    """The outbox's table and indexes, as SQLite quotes them."""
+    return [
+        template.format(notices=quote(NOTICES), index=quote(index))
+        for template, index in notices_ddl("INTEGER PRIMARY KEY AUTOINCREMENT")
+    ]
 
 
 def _hex(originator_id: UUID | str) -> str:
@@ -124,6 +144,13 @@ class SQLiteStore(Store):
         env = Environment("access", self.library_env())
         return SQLiteAccessTables(SQLiteLedgerFactory(env).datastore)
 
+    def notice_outbox(self) -> NoticeOutbox:
+        datastore = SQLiteLedgerFactory(Environment("notices", self.library_env())).datastore
+        with datastore.transaction(commit=True) as c:
+            for statement in _notices_ddl():
+                c.execute(statement)
+        return SQLiteNoticeOutbox(datastore, owns_datastore=True)
+
     def library_env(self) -> dict[str, str]:
         return {
             "PERSISTENCE_MODULE": get_topic(SQLiteLedgerFactory),
@@ -153,6 +180,9 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerRecorder):
             "VALUES (?, ?, ?, ?)"
         )
         self._last_rowid = f"SELECT MAX(rowid) FROM {events}"
+        self._insert_notices = INSERT_NOTICE.format(
+            notices=quote(NOTICES), **{f: f":{f}" for f in NOTICE_FIELDS}
+        )
         self._checkpoint_pages = f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}"
         self._upsert_checkpoint = (
             f"INSERT INTO {checkpoints} (partition_key, generation, record_offset, fingerprint) "
@@ -180,6 +210,7 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerRecorder):
             f"CREATE TABLE IF NOT EXISTS {quote(self.FACT_IDS)} ("
             "event_id TEXT PRIMARY KEY, originator_id TEXT NOT NULL, "
             "originator_version INTEGER NOT NULL) WITHOUT ROWID",
+            *_notices_ddl(),
         ]
 
     def _insert_events(
@@ -209,7 +240,12 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerRecorder):
             self._insert_tracking(c, tracking)
         if checkpoints := checkpoints_of(kwargs):
             c.executemany(self._upsert_checkpoint, [vars(cp) for cp in checkpoints])
+        if notices := notices_of(kwargs):
+            c.executemany(self._insert_notices, [notice_row(n) for n in notices])
         return notification_ids
+
+    def notice_outbox(self) -> NoticeOutbox:
+        return SQLiteNoticeOutbox(self.datastore, owns_datastore=False)
 
     def select_fact_ids(self, event_ids: Sequence[str]) -> dict[str, FactId]:
         with self.datastore.transaction(commit=False) as c:
@@ -361,6 +397,28 @@ class SQLiteAccessTables(SQLAccessTables):
 
     def close(self) -> None:
         self.datastore.close()
+
+
+class SQLiteNoticeOutbox(SQLNoticeOutbox):
+    """The notice outbox in the store's own SQLite file (its rows inserted by
+    :class:`SQLiteLedgerRecorder`, with the quarantines)."""
+
+    def __init__(self, datastore: SQLiteDatastore, *, owns_datastore: bool) -> None:
+        self.datastore = datastore
+        self.owns_datastore = owns_datastore
+
+    def _transaction(self, commit: bool) -> AbstractContextManager[SQLiteCursor]:
+        return self.datastore.transaction(commit=commit)
+
+    def _render(self, template: str, params: Mapping[str, Any]) -> str:
+        return template.format(notices=quote(NOTICES), **{p: f":{p}" for p in params})
+
+    def _tuples(self, rows: Sequence[Any]) -> list[Sequence[Any]]:
+        return list(rows)
+
+    def close(self) -> None:
+        if self.owns_datastore:
+            self.datastore.close()
 
 
 class SQLiteLedgerFactory(SQLiteFactory):
