@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import (
@@ -181,10 +183,23 @@ Caller = Annotated[Principal, Depends(_caller)]
 
 def _once_each(request: Request) -> None:
     """Every query parameter here takes one value: one given twice is refused, never
-    read as its last (``?facility=A&facility=B`` would act for B and say nothing)."""
+    read as its last (``?facility=A&facility=B`` would act for B and say nothing); and
+    one the route does not take is refused, never ignored (a misspelt ``?facilty=`` would
+    answer for every facility)."""
     names = [name for name, _ in request.query_params.multi_items()]
     if len(names) != len(set(names)):
         raise Refused(422, "invalid_request", "a query parameter is given more than once")
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute) and set(names) - _query_names(route.dependant):
+        raise Refused(422, "invalid_request", "a query parameter this route does not take")
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route takes, its dependencies' included."""
+    names = {p.alias for p in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_names(dependency)
+    return names
 
 
 def create_app(services: ApiServices) -> FastAPI:
