@@ -131,6 +131,10 @@ def _identities(
     if protection is None and key is not None and create and ledger.event_log.head() == 0:
         protection = ledger.protect(key)  # a new store: protected from its first event
     where = store.redacted()
+    if protection is None and key is not None and ledger.event_log.head() > 0:
+        # Another writer may have created and protected the store between our two reads:
+        # its first event is the protection, so a log that is not empty now shows it.
+        protection = ledger.protection()
     if protection is None:
         if key is not None and ledger.event_log.head() > 0:
             msg = (
