@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -160,11 +161,12 @@ def _identities(
     return Identities(key)
 
 
-class Closing:
+class Closing(ABC):
     """What holds stores open, as a context manager: leaving the block closes it."""
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Close every store and producer this holds."""
 
     def __enter__(self) -> Self:
         return self
