@@ -18,24 +18,35 @@ import os
 import shlex
 import sys
 import time
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from ledger.adapters.avro import AvroCodec
 from ledger.adapters.broker import EmbeddedBroker, ensure_topics
-from ledger.adapters.kafka import DEFAULT_TOPIC, dlq_topic, publish
+from ledger.adapters.kafka import DEFAULT_NOTICES_TOPIC, DEFAULT_TOPIC, dlq_topic, publish
 from ledger.adapters.persistence import Store, store_for
 from ledger.adapters.persistence.sqlite import SQLiteStore
-from ledger.bootstrap import KafkaSettings, ingestor, open_ledger, open_read_models_of
+from ledger.bootstrap import (
+    KafkaSettings,
+    ReadModels,
+    ingestor,
+    notice_relay,
+    open_read_models_of,
+)
 from ledger.domain.din import check_character
 from ledger.domain.facts import ReportedFact
 from ledger.domain.identity import IdentityKey, generate_master_key
+from ledger.domain.instants import iso
 from ledger.domain.inventory import AlertLevel, AlertPolicy
+from ledger.domain.notice import RecallNotice
 from ledger.domain.unit import UnitRecord
 from ledger.domain.unit_state import Status, UnitState
-from ledger.domain.vocabulary import BREACH_FLAGS, Flag
+from ledger.domain.vocabulary import BREACH_FLAGS, AckAction, EventType, Flag, NoticeAction
+from ledger.entrypoints import documents
+from ledger.entrypoints.notices import notice_line, notices_by_facility
 from ledger.entrypoints.progress import ProgressBar
-from ledger.entrypoints.reports import history_text, inventory_text, lookback_text
+from ledger.entrypoints.reports import alerts_text, history_text, inventory_text, lookback_text
 from ledger.entrypoints.runtime import CIPHER_KEY_ENV, cipher_key
 from ledger.services.application import BloodLedger
 from ledger.services.history import history_json
@@ -44,6 +55,13 @@ from projections.queries import inventory
 from simulator import DemoConfig, DemoStream, generate
 
 PARTITIONS = 3
+#: How long after its notice the answering hospital acknowledges.
+ANSWER_DELAY = timedelta(hours=2)
+#: How long after the last notice the demo asks which notices are still open: past both
+#: limits (24 h; a recipient's notification 72 h).
+LOOK_LATER = timedelta(days=4)
+#: The source system the acknowledging hospital's answers come from.
+HOSPITAL_SYSTEM = "hospital-lis"
 
 
 def malformed_messages(codec: AvroCodec, fact: ReportedFact) -> list[tuple[str, bytes]]:
@@ -131,37 +149,123 @@ def _examples(units: list[UnitRecord]) -> list[UnitRecord]:
     return picks
 
 
-def _ingest(store: Store, bootstrap: str, key: IdentityKey) -> tuple[BloodLedger, IngestCounters]:
-    ledger = open_ledger(store, identity_key=key)
+def _ingest(ledger: BloodLedger, bootstrap: str, what: str) -> IngestCounters:
     kafka = KafkaSettings(bootstrap=bootstrap, topic=DEFAULT_TOPIC, group="bloodledger-demo")
     settings = IngestSettings(topic=DEFAULT_TOPIC, until_idle=3.0)
     started = time.monotonic()
     counters = ingestor(ledger, kafka, settings).run()
     print(
-        f"Ingested into {store.redacted()} in {time.monotonic() - started:.1f} s: "
+        f"Ingested {what} in {time.monotonic() - started:.1f} s: "
         f"{counters.stored} facts stored, {counters.duplicates} duplicates ignored, "
         f"{counters.dead_lettered} dead-lettered to {dlq_topic(DEFAULT_TOPIC)}"
     )
-    return ledger, counters
+    return counters
 
 
-def _read_model_summary(store: Store, last: datetime, key: IdentityKey) -> None:
+def _read_model_summary(models: ReadModels, last: datetime) -> None:
     """Projections: stock alerts at the end of the stream and the lookbacks the ledger opened."""
-    with open_read_models_of(store, identity_key=key) as models:
-        bar = ProgressBar("projections")
-        models.projector.catch_up(bar)
-        bar.finish()
-        rows = [r.to_json() for r in inventory(models.view, last, AlertPolicy())]
-        in_alert = (r for r in rows if r["alert"] != AlertLevel.GREEN)
-        worst = sorted(in_alert, key=lambda r: r["days_of_supply"])
-        print(f"\n{len(worst)} of {len(rows)} stock groups in alert; the ten shortest:")
-        print(inventory_text(worst[:10], as_of=last.isoformat(), colour=sys.stdout.isatty()))
-        found = (models.lookbacks.report(c, last) for c in models.view.case_ids())
-        reports = [r for r in found if r]
-        print(f"\n{len(reports)} lookback cases opened by the ledger; the widest:")
-        if reports:
-            widest = max(reports, key=lambda r: (len(r["donations"]), r["case_id"]))
-            print(lookback_text(models.identities.revealed(widest)))
+    bar = ProgressBar("projections")
+    models.projector.catch_up(bar)
+    bar.finish()
+    rows = [r.to_json() for r in inventory(models.view, last, AlertPolicy())]
+    in_alert = (r for r in rows if r["alert"] != AlertLevel.GREEN)
+    worst = sorted(in_alert, key=lambda r: r["days_of_supply"])
+    print(f"\n{len(worst)} of {len(rows)} stock groups in alert; the ten shortest:")
+    print(inventory_text(worst[:10], as_of=last.isoformat(), colour=sys.stdout.isatty()))
+    found = (models.lookbacks.report(c, last) for c in models.view.case_ids())
+    reports = [r for r in found if r]
+    print(f"\n{len(reports)} lookback cases opened by the ledger")
+
+
+# -- the recall round: notices out, one hospital answers, the other's stays open --------
+
+
+def _relay_notices(models: ReadModels, bootstrap: str) -> dict[str, list[RecallNotice]]:
+    """The ledger's outbox published (what ``ingest`` does after each batch), then read
+    back from the topic as each hospital's integration would: by facility."""
+    relay = notice_relay(models.ledger, bootstrap, DEFAULT_NOTICES_TOPIC)
+    try:
+        sent = relay.tick_or_wait(max_batches=None)
+    finally:
+        relay.close()
+    found = notices_by_facility(bootstrap, DEFAULT_NOTICES_TOPIC)
+    print(
+        f"\nRecall notices: {sent} relayed to {DEFAULT_NOTICES_TOPIC}, keyed by the facility "
+        f"that must act; {sum(map(len, found.values()))} on the topic for {len(found)} facilities"
+    )
+    for facility in sorted(found):
+        print(f"  {facility}:")
+        for notice in found[facility]:
+            print(f"    {notice_line(notice)}")
+    return found
+
+
+def _answering_hospitals(
+    found: dict[str, list[RecallNotice]], stream: DemoStream
+) -> tuple[str, str] | None:
+    """The hospital that acknowledges and the one that stays silent: the two hospitals
+    with notices, those of the planted recall first."""
+    preferred = [f for f in stream.hospitals if f in found]
+    return (preferred[0], preferred[1]) if len(preferred) >= 2 else None
+
+
+def acknowledgement(notice: RecallNotice, source_system: str) -> ReportedFact:
+    """What the hospital's system sends back: a ``NoticeAcknowledged`` on the notice's unit,
+    two hours after the notice, its event id derived from the notice (sent twice, it is
+    one fact)."""
+    action = (
+        AckAction.PATIENT_NOTIFIED
+        if notice.action == NoticeAction.NOTIFY_RECIPIENT
+        else AckAction.QUARANTINED
+    )
+    return ReportedFact(
+        event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"bloodledger-demo:ack:{notice.notice_id}")),
+        event_type=EventType.NoticeAcknowledged,
+        occurred_at=notice.issued_at + ANSWER_DELAY,
+        source_system=source_system,
+        facility=notice.facility,
+        actor="role-9001",
+        din=notice.din,
+        product_code=notice.product_code,
+        payload={"notice_id": notice.notice_id, "action_taken": action},
+    )
+
+
+def _recall_round(
+    models: ReadModels, bootstrap: str, stream: DemoStream
+) -> tuple[int, IngestCounters | None]:
+    """Notices to the hospitals; one acknowledges every notice it got, the other none;
+    the case report and the alerts then show which are still open. Returns the messages
+    published and how the ingest accounted for them."""
+    found = _relay_notices(models, bootstrap)
+    pair = _answering_hospitals(found, stream)
+    if pair is None:
+        print("  (fewer than two hospitals got a notice in this stream: no acknowledgements)")
+        return 0, None
+    answering, silent = pair
+    answers = [acknowledgement(n, HOSPITAL_SYSTEM) for n in found[answering]]
+    codec = AvroCodec()
+    sent = publish(bootstrap, DEFAULT_TOPIC, [(a.din, codec.encode(a)) for a in answers])
+    print(
+        f"\n{answering} acknowledges its {len(answers)} notices (NoticeAcknowledged on "
+        f"{DEFAULT_TOPIC}); {silent} does not answer"
+    )
+    counters = _ingest(models.ledger, bootstrap, "the acknowledgements")
+    models.projector.catch_up()
+    later = max(n.issued_at for notices in found.values() for n in notices) + LOOK_LATER
+    cases = sorted({n.case_id for f in (answering, silent) for n in found[f]})
+    for case_id in cases:
+        report = documents.lookback(models, case_id, later)
+        if report is not None:
+            print(lookback_text(report))
+    overdue = [
+        a
+        for a in documents.alerts(models.view, models.identities, later, AlertPolicy())
+        if a["kind"] == "OPEN_NOTICE"
+    ]
+    print(f"\nAlerts as of {iso(later)}: {len(overdue)} recall notices open past their limit")
+    print(alerts_text(overdue))
+    return sent, counters
 
 
 def run_demo(config: DemoConfig, store_url: str) -> int:
@@ -177,25 +281,30 @@ def run_demo(config: DemoConfig, store_url: str) -> int:
         f"plus {len(bad)} malformed messages"
     )
     key, with_key = _demo_key(store)
+    last = max(f.occurred_at for f in stream.facts)
     with EmbeddedBroker() as broker:
-        ensure_topics(broker.bootstrap, {DEFAULT_TOPIC: PARTITIONS, dlq_topic(DEFAULT_TOPIC): 1})
+        ensure_topics(broker.bootstrap, {
+            DEFAULT_TOPIC: PARTITIONS, dlq_topic(DEFAULT_TOPIC): 1,
+            DEFAULT_NOTICES_TOPIC: PARTITIONS,
+        })  # fmt: skip
         started = time.monotonic()
         sent = publish(broker.bootstrap, DEFAULT_TOPIC, messages + bad)
         print(f"Published {sent} messages in {time.monotonic() - started:.1f} s")
-        ledger, counters = _ingest(store, broker.bootstrap, key)
-        try:
-            units = _summary(ledger, stream)
+        with open_read_models_of(store, identity_key=key) as models:
+            print(f"Ingesting into {store.redacted()}")
+            counters = [_ingest(models.ledger, broker.bootstrap, "the stream")]
+            units = _summary(models.ledger, stream)
             for unit in _examples(units):
-                print(history_text(ledger.identities.revealed(history_json([unit]))))
-        finally:
-            ledger.close()
-    last = max(f.occurred_at for f in stream.facts)
-    _read_model_summary(store, last, key)
+                print(history_text(models.identities.revealed(history_json([unit]))))
+            _read_model_summary(models, last)
+            answers, answered = _recall_round(models, broker.bootstrap, stream)
+    sent += answers
+    counters += [answered] if answered else []
     print(
         f"\nBroker stopped. Explore:\n"
         f"  {with_key}bloodledger history {units[0].din} --store {store.url}\n"
         f"  {with_key}bloodledger inventory --as-of {last.isoformat()} --store {store.url}\n"
         f"  {with_key}bloodledger alerts --as-of {last.isoformat()} --store {store.url}"
     )
-    accounted = counters.stored + counters.duplicates + counters.dead_lettered
+    accounted = sum(c.stored + c.duplicates + c.dead_lettered for c in counters)
     return 0 if accounted == sent else 1

@@ -155,12 +155,35 @@ def _read(args: argparse.Namespace) -> int:
             continue
         if notice.notice_id not in seen:
             seen.add(notice.notice_id)
-            print(_notice_json(notice) if args.json else _notice_line(notice), flush=True)
+            print(_notice_json(notice) if args.json else notice_line(notice), flush=True)
     log.info("%d notices for %s", len(seen), args.facility)
     return 1 if unreadable else 0
 
 
-def _notice_line(notice: RecallNotice) -> str:
+def notices_by_facility(
+    bootstrap: str, topic: str, idle_s: float = 1.0
+) -> dict[str, list[RecallNotice]]:
+    """Every notice on ``topic`` so far, by the facility it is keyed to, each once (what
+    every hospital's integration would read, all at once: the demo shows it). Records
+    that are not notices are skipped here; the per-facility reader reports them."""
+    from ledger.adapters.kafka import TopicReader
+    from ledger.adapters.notice_avro import NotANotice, NoticeCodec
+
+    codec = NoticeCodec()
+    found: dict[str, list[RecallNotice]] = {}
+    seen: set[str] = set()
+    for record in TopicReader(bootstrap, idle_s=idle_s).records(topic):
+        try:
+            notice = codec.decode(record.value)
+        except NotANotice:
+            continue
+        if notice.notice_id not in seen:
+            seen.add(notice.notice_id)
+            found.setdefault(notice.facility, []).append(notice)
+    return found
+
+
+def notice_line(notice: RecallNotice) -> str:
     recipient = f"  recipient {notice.patient_id}" if notice.patient_id else ""
     return (
         f"{iso(notice.issued_at)}  {notice.action:<16} {notice.din} {notice.product_code}  "
