@@ -3,7 +3,8 @@
     python -m benchmarks.api [--events 1000000] [--seconds 30] [--clients 50]
         [--think-ms 0[,1000,...]] [--read-share 0.25] [--targets 5000] [--warmup 3]
         [--hospitals 20] [--donations-per-day 600] [--http raw|httpx] [--profile N]
-        [--out benchmarks/results/api.json] [--profile-out benchmarks/results/profile-api.txt]
+        [--store FILE] [--serve-options '--threads 8'] [--out benchmarks/results/api.json]
+        [--profile-out benchmarks/results/profile-api.txt]
 
 1. **The store**: a fresh PostgreSQL schema filled with at least ``--events`` stored
    events through ``BloodLedger.record``: the demo generator's region, ``--hospitals``
@@ -14,7 +15,7 @@
    there, not transfused, in date for two more days). For up to ``--targets`` of them
    the hospital's LIS reports, for a new patient of the unit's own group, a crossmatch
    (red cells and whole blood: sample drawn 3 h ago, crossmatched 1 h ago, COMPATIBLE)
-   and the blood bank's dispensing of the unit a minute before the server starts: the
+   and the blood bank's dispensing of the unit just before the server starts: the
    bag a nurse holds at the bedside. Each is checked in-process (nothing recorded) to
    answer ALLOW. **History reads**: DINs of units the read models show at a hospital.
 3. **The server**: ``bloodledger serve`` in a process of its own, on that store, and a
@@ -36,6 +37,13 @@
    measurement. With ``--profile N``, afterwards, N checks profiled in-process
    (:func:`profile_checks`).
 
+With ``--store FILE`` the store is kept for the next run: the first run builds it as
+above, keeps its PostgreSQL schema and writes ``FILE`` (its URL and the units it
+dispensed); a later run with the same ``FILE`` reuses it — the units the last run
+dispensed come back to their blood banks (``UnitReturned``, 10 minutes out of storage)
+and step 2 dispenses every shelf unit afresh, so each run checks bags dispensed a
+minute before its server starts. Drop the schema when done (``FILE`` names it).
+
 Results to ``--out`` (JSON), progress to stderr. The client, the server and PostgreSQL
 share the machine's cores.
 """
@@ -45,11 +53,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import hashlib
 import json
 import math
 import os
 import random
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -59,7 +69,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,12 +80,13 @@ from typing import Any
 
 import httpx
 
-from benchmarks.machine import RESULTS, machine, pg_stores
+from benchmarks.machine import PG, RESULTS, machine, pg_stores
 from benchmarks.measure import percentile
 from benchmarks.memory import rss_mb
 from benchmarks.queries import segments
 from benchmarks.workload import Scale, history
 from ledger.adapters.persistence import Store
+from ledger.adapters.persistence.postgres import PostgresStore
 from ledger.bootstrap import ReadModels, open_access, open_read_models_of
 from ledger.domain.bedside import BedsideRequest, check_unit
 from ledger.domain.compatibility import RED_CELL_COMPONENTS
@@ -208,11 +219,10 @@ def prepare_targets(
     facts: list[ReportedFact] = []
     targets: list[Target] = []
     sample_at, crossmatched_at = now - timedelta(hours=3), now - timedelta(hours=1)
-    dispensed_at = now - timedelta(minutes=1)
+    dispensed_at = now - timedelta(seconds=1)  # after any return of a last run's units
     for n, r in enumerate(chosen):
-        target = Target(
-            r["din"], r["product_code"], f"PB{n:06d}", r["abo"], r["rhd"], r["facility"]
-        )
+        patient = _patient_of(r["din"], r["product_code"])
+        target = Target(r["din"], r["product_code"], patient, r["abo"], r["rhd"], r["facility"])
         targets.append(target)
         common = {
             "source_system": "hospital-lis",
@@ -251,13 +261,57 @@ def _crossmatch(
             "patient_id": target.patient_id,
             "patient_abo": target.patient_abo,
             "patient_rhd": target.patient_rhd,
-            "sample_id": f"SMPB{n:06d}",
+            "sample_id": f"SM{target.patient_id}-{n}",
             "sample_collected_at": sample_at,
             "method": CrossmatchMethod.ELECTRONIC.value,
             "result": CrossmatchResult.COMPATIBLE.value,
         },
         **common,
     )
+
+
+def _patient_of(din: str, product_code: str) -> str:
+    """The benchmark's patient for a unit: the same in every run on a kept store, so a
+    unit dispensed again goes to the patient it was crossmatched for before."""
+    return "PB" + hashlib.sha256(f"{din}{product_code}".encode()).hexdigest()[:10].upper()
+
+
+def return_to_shelves(models: ReadModels, targets: list[dict[str, str]], at: datetime) -> None:
+    """The units a last run dispensed come back to their blood banks unused, out of
+    storage for 10 minutes (within the 30-minute rule): on the shelf again."""
+    facts = [
+        ReportedFact(
+            event_id=str(uuid.uuid4()),
+            event_type=EventType.UnitReturned,
+            occurred_at=at,
+            source_system="hospital-lis",
+            facility=t["facility"],
+            actor=f"bb-{t['facility'][-2:]}01",
+            din=t["din"],
+            product_code=t["product_code"],
+            payload={"minutes_out_of_storage": 10},
+        )
+        for t in targets
+    ]
+    for start in range(0, len(facts), 2000):
+        models.ledger.record(facts[start : start + 2000])
+    models.projector.catch_up()
+
+
+@contextmanager
+def bench_store(kept: Path | None) -> Iterator[tuple[Store, dict[str, Any] | None]]:
+    """A fresh schema dropped afterwards; or with ``kept``, the store that file names
+    (and what the last run left in it), else a new one kept and named there."""
+    if kept is None:
+        with pg_stores(1) as [store]:
+            yield store, None
+        return
+    if kept.exists():
+        state: dict[str, Any] = json.loads(kept.read_text())
+        yield PostgresStore(state["url"]), state
+        return
+    url = f"{PG}?schema=bench_api_{uuid.uuid4().hex[:8]}"
+    yield PostgresStore(url), None
 
 
 def _answer(models: ReadModels, target: Target, at: datetime) -> Decision:
@@ -293,11 +347,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(store: Store, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``bloodledger serve`` on ``store`` in its own process, ready (projector caught up)."""
+def serving(
+    store: Store, log: Path, options: Sequence[str] = ()
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``bloodledger serve`` on ``store`` in its own process, ready (projector caught up),
+    with further ``options`` of its own."""
     port = _free_port()
     command = [sys.executable, "-m", "ledger.entrypoints.cli", "serve", "--store", store.url,
-               "--port", str(port)]  # fmt: skip
+               "--port", str(port), *options]  # fmt: skip
     environment = {k: v for k, v in os.environ.items() if k != CIPHER_KEY_ENV}
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
@@ -399,8 +456,24 @@ class MemorySampler:
             "growth_mb": round(end - start, 1),
             "second_half_growth_mb": round(end - mid, 1),
             "flat": end - mid <= max(10.0, 0.05 * mid),
+            "by_phase": self.by_phase(),
             "timeline": [(round(t), phase, round(rss, 1)) for t, phase, rss in self.samples],
         }
+
+    def by_phase(self) -> list[dict[str, Any]]:
+        """Each stretch of one phase, in order: its seconds and its first, last and
+        highest RSS (MB) — the curve that says whether memory plateaus."""
+        stretches: list[dict[str, Any]] = []
+        for t, phase, rss in self.samples:
+            if not stretches or stretches[-1]["phase"] != phase:
+                stretches.append({"phase": phase, "from_s": round(t), "first_mb": rss,
+                                  "last_mb": rss, "peak_mb": rss})  # fmt: skip
+            last = stretches[-1]
+            last["last_mb"], last["peak_mb"] = rss, max(last["peak_mb"], rss)
+        for stretch in stretches:
+            for key in ("first_mb", "last_mb", "peak_mb"):
+                stretch[key] = round(stretch[key], 1)
+        return stretches
 
 
 _BUCKET = re.compile(r"^bloodledger_http_request_duration_seconds_bucket\{(?P<labels>.*)\} "
@@ -653,6 +726,7 @@ def run_phase(
     memory: MemorySampler,
     name: str,
 ) -> dict[str, Any]:
+    memory.phase = f"warmup-{name}"
     running = pool.submit(drive, plan)
     time.sleep(plan["warmup"])  # what follows covers the counted seconds only
     memory.phase = name
@@ -772,6 +846,12 @@ def main() -> None:
     parser.add_argument(
         "--http", choices=["raw", "httpx"], default="raw", help="the clients' HTTP/1.1 stack"
     )
+    parser.add_argument(
+        "--store", type=Path, help="keep the store, named in this file; reuse it if there"
+    )
+    parser.add_argument(
+        "--serve-options", default="", help="more options of `bloodledger serve`, one string"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "api.json")
     parser.add_argument("--profile", type=int, default=0, help="then profile N checks")
     parser.add_argument("--profile-out", type=Path, default=RESULTS / "profile-api.txt")
@@ -783,12 +863,20 @@ def main() -> None:
         "seconds": args.seconds,
         "warmup_s": args.warmup,
         "client_http": args.http,
+        "serve_options": args.serve_options,
         "mix": {"check": round(1 - args.read_share, 3), "history": args.read_share},
     }
-    with pg_stores(1) as [store], tempfile.TemporaryDirectory() as work:
-        step(f"filling a store of at least {args.events:,} events")
+    with bench_store(args.store) as (store, kept), tempfile.TemporaryDirectory() as work:
         region = Scale(hospitals=args.hospitals, donations_per_day=args.donations_per_day)
-        models, results["store"] = fill(store, args.events, region)
+        if kept is None:
+            step(f"filling a store of at least {args.events:,} events")
+            models, results["store"] = fill(store, args.events, region)
+        else:
+            step(f"reusing the store of {args.store} ({store.redacted()})")
+            models = open_read_models_of(store)
+            models.projector.catch_up()
+            results["store"] = {**kept["store"], "reused": True}
+            return_to_shelves(models, kept["targets"], datetime.now(UTC) - timedelta(seconds=2))
         try:
             rows = _at_hospitals(models)
             hospitals = sorted({r["facility"] for r in rows})
@@ -808,9 +896,15 @@ def main() -> None:
             del rows
         finally:
             models.close()
+        if args.store is not None:
+            built = {k: v for k, v in results["store"].items() if k != "reused"}
+            state = {"url": store.url, "store": kept["store"] if kept else built,
+                     "targets": [t.body() for t in targets]}  # fmt: skip
+            args.store.write_text(json.dumps(state) + "\n")
+        run_id = uuid.uuid4().hex[:6]  # token names are never reused: one set per run
         with open_access(store) as access:
             tokens = {
-                fin: access.control.create(f"bench-clinician-{fin}", "clinician", fin)
+                fin: access.control.create(f"bench-clinician-{fin}-{run_id}", "clinician", fin)
                 for fin in hospitals
             }
         step(f"{len(targets):,} units to check at {results['targets']['hospitals']} hospitals; "
@@ -818,7 +912,7 @@ def main() -> None:
         log = Path(work) / "server.log"
         spawn = get_context("spawn")
         with (
-            serving(store, log) as (base, server),
+            serving(store, log, shlex.split(args.serve_options)) as (base, server),
             MemorySampler(server.pid) as memory,
             ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool,
         ):

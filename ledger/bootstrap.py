@@ -46,6 +46,7 @@ from ledger.adapters.persistence import (
     open_read_models,
 )
 from ledger.adapters.persistence.sqlite import SQLiteStore
+from ledger.adapters.registry import HttpSchemaRegistry
 from ledger.adapters.transcoder import OrjsonTranscoder
 from ledger.domain.identity import CLEAR, Identities, IdentityKey
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
@@ -63,7 +64,14 @@ from ledger.services.audit import AuditError, Exporter
 from ledger.services.eventlog import KnownAt
 from ledger.services.ingest import Ingestor, IngestSettings
 from ledger.services.lookback import AutomaticLookbacks, CaseRecorder, Lookbacks
-from ledger.services.ports import AccessTables, AuditStore, Cosignature, NoticeOutbox
+from ledger.services.ports import (
+    AccessTables,
+    AuditStore,
+    Cosignature,
+    NoticeOutbox,
+    SchemaRegistryUnavailable,
+    first_line,
+)
 from ledger.services.reconcile import Reconciliation, reconcile
 from ledger.services.relay import BATCH_SIZE as RELAY_BATCH_SIZE
 from ledger.services.relay import NoticeRelay
@@ -279,6 +287,26 @@ class KafkaSettings:
     timeouts: GroupTimeouts = field(default_factory=GroupTimeouts)
 
 
+def event_decoder(schema_registry: str | None = None) -> AvroCodec:
+    """The events' decoder: the manifest's schemas, and with a schema registry's URL the
+    writer schemas only that registry has. The registry's schemas under the manifest's
+    ids are compared with the manifest's now (a registry that disagrees raises
+    :class:`~ledger.adapters.avro.RegistryDisagrees`, a ``ValueError``), or, if it does
+    not answer yet, before the first id only it knows."""
+    if schema_registry is None:
+        return AvroCodec()
+    codec = AvroCodec(registry=HttpSchemaRegistry(schema_registry))
+    try:
+        codec.check_registry()
+    except SchemaRegistryUnavailable as error:
+        log.warning(
+            "schema registry unavailable (%s): the manifest's ids are read as ever; a record "
+            "of an id only the registry knows waits until it answers",
+            first_line(error),
+        )
+    return codec
+
+
 def ingestor(
     ledger: BloodLedger,
     kafka: KafkaSettings,
@@ -286,22 +314,28 @@ def ingestor(
     *,
     after_batch: Callable[[], object] | None = None,
     when_idle: Callable[[], object] | None = None,
+    decoder: AvroCodec | None = None,
 ) -> Ingestor:
     """An ingest worker consuming ``kafka.topic`` into ``ledger`` (the hooks: after each
-    batch, and now and then while idle)."""
+    batch, and now and then while idle; ``decoder``: :func:`event_decoder`'s, by default
+    without a registry)."""
+    decoder = decoder if decoder is not None else AvroCodec()
     consumer = GroupConsumer(
         kafka.bootstrap, kafka.group, kafka.timeouts, max_records=settings.max_records
     )
     dead_letters = KafkaDeadLetters(make_producer(kafka.bootstrap), TopicReader(kafka.bootstrap))
     return Ingestor(
-        ledger, consumer, dead_letters, AvroCodec(), settings,
+        ledger, consumer, dead_letters, decoder, settings,
         after_batch=after_batch, when_idle=when_idle,
     )  # fmt: skip
 
 
-def reconcile_topic(ledger: BloodLedger, bootstrap: str, topic: str) -> Reconciliation:
-    """Account for every record of ``topic`` against ``ledger``."""
-    return reconcile(ledger, TopicReader(bootstrap), topic, AvroCodec())
+def reconcile_topic(
+    ledger: BloodLedger, bootstrap: str, topic: str, *, schema_registry: str | None = None
+) -> Reconciliation:
+    """Account for every record of ``topic`` against ``ledger`` (decoded as the ingest
+    decodes them: with the same ``schema_registry``, if it had one)."""
+    return reconcile(ledger, TopicReader(bootstrap), topic, event_decoder(schema_registry))
 
 
 def event_submission(bootstrap: str, topic: str, *, timeout_s: float = 10.0) -> EventSubmission:
@@ -483,11 +517,14 @@ class Access(Closing):
         *,
         clock: Callable[[], datetime] = _now,
         owns_ledger: bool = True,
+        remember_tokens_s: float = 0.0,
     ) -> None:
         self.ledger = ledger
         self.tables = tables
         self.owns_ledger = owns_ledger
-        self.control = AccessControl(tables, ledger.identities, clock)
+        self.control = AccessControl(
+            tables, ledger.identities, clock, remember_tokens_s=remember_tokens_s
+        )
 
     def close(self) -> None:
         self.tables.close()
@@ -520,8 +557,17 @@ def open_access(
 
 
 def access_beside(
-    ledger: BloodLedger, store: Store, *, clock: Callable[[], datetime] = _now
+    ledger: BloodLedger,
+    store: Store,
+    *,
+    clock: Callable[[], datetime] = _now,
+    remember_tokens_s: float = 0.0,
 ) -> Access:
     """The tokens and access log beside a ledger another part holds open (the HTTP
-    server's): closing it leaves that ledger open."""
-    return Access(ledger, store.access_tables(), clock=clock, owns_ledger=False)
+    server's): closing it leaves that ledger open. ``remember_tokens_s``: how long a
+    bearer token's holder is kept before the store is asked again (a token revoked
+    from another process is honoured that long)."""
+    tables = store.access_tables()
+    return Access(
+        ledger, tables, clock=clock, owns_ledger=False, remember_tokens_s=remember_tokens_s
+    )

@@ -8,6 +8,10 @@ at the projector's position (``position``): each later event of it arrives
 in a later page. The store is read only for what is not kept — evicted, never
 seen, or kept from another position (before a rebuild) — and then *as of* the
 position, so the rows stay a function of the log prefix alone.
+
+Bounded twice: by count, and by the events the kept aggregates hold between them
+(an aggregate grows with every fact, a unit checked at the bedside by one fact a
+check), so that memory stays bounded however long the projector runs.
 """
 
 from __future__ import annotations
@@ -25,14 +29,24 @@ from projections.ports import EventLog
 Aggregate = BaseAggregate[UUID]
 
 
-class KeptAggregates:
-    """Aggregates as of the projector's position, at most ``size`` of them."""
+#: Events the kept aggregates may hold between them, by default, for each one they
+#: may number.
+EVENTS_PER_KEPT = 30
 
-    def __init__(self, log: EventLog, size: int) -> None:
+
+class KeptAggregates:
+    """Aggregates as of the projector's position, at most ``size`` of them, holding
+    at most ``events`` events between them (by default 30 for each of ``size``)."""
+
+    def __init__(self, log: EventLog, size: int, events: int | None = None) -> None:
         self.log = log
         self.size = size
+        self.events = events if events is not None else size * EVENTS_PER_KEPT
         self.position = 0
         self._kept: OrderedDict[UUID, Aggregate] = OrderedDict()
+        #: Each kept aggregate's version when kept, and their sum.
+        self._weights: dict[UUID, int] = {}
+        self.held = 0
         #: Aggregates read from the store (what keeping them saves).
         self.reads = 0
 
@@ -40,6 +54,8 @@ class KeptAggregates:
         """The projector continues after ``position``: forget anything kept at another."""
         if position != self.position:
             self._kept.clear()
+            self._weights.clear()
+            self.held = 0
             self.position = position
 
     def advance(self, page: Sequence[Notification]) -> list[Aggregate]:
@@ -56,7 +72,7 @@ class KeptAggregates:
             aggregate = read.get(key)
             if aggregate is None:
                 events_now = map(self.log.decode, events)
-                aggregate = fold(self._kept.pop(key, None), events_now)
+                aggregate = fold(self._kept.get(key), events_now)
             self._keep(key, aggregate)
             advanced.append(aggregate)
         self._trim()
@@ -87,10 +103,13 @@ class KeptAggregates:
     def _keep(self, key: UUID, aggregate: Aggregate) -> None:
         self._kept[key] = aggregate
         self._kept.move_to_end(key)
+        self.held += aggregate.version - self._weights.get(key, 0)
+        self._weights[key] = aggregate.version
 
     def _trim(self) -> None:
-        while len(self._kept) > self.size:
-            self._kept.popitem(last=False)
+        while self._kept and (len(self._kept) > self.size or self.held > self.events):
+            key, _ = self._kept.popitem(last=False)
+            self.held -= self._weights.pop(key)
 
 
 def _uuid(value: object) -> UUID:

@@ -9,12 +9,18 @@ writes the rows with the page's tracking record in one transaction.
 Reading each aggregate *as of the page* makes the tables after any page a
 function of the log prefix alone — the same whether built incrementally, in
 one rebuild, or resumed after a kill.
+
+A unit whose rows come out as the projector last wrote them (a bedside check's
+fact changes none of a dispensed unit's rows) is not written again: the tables
+are the same either way, and the page costs its tracking record alone. Nor are
+its DINs handed to the lookback policy, which reads nothing but those tables.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 
 from eventsourcing.persistence import Notification, Tracking
@@ -24,7 +30,14 @@ from ledger.domain.lookback import LookbackCase
 from ledger.domain.unit import BloodUnit, unit_id
 from projections.aggregates import KeptAggregates
 from projections.ports import EventLog, ReadModelStore
-from projections.rows import Changes, case_row, donation_row, reactive_result_rows, unit_rows
+from projections.rows import (
+    Changes,
+    UnitRows,
+    case_row,
+    donation_row,
+    reactive_result_rows,
+    unit_rows,
+)
 
 logger = logging.getLogger("bloodledger.projector")
 
@@ -53,6 +66,9 @@ class Projector:
         self.view = view
         self.page_size = page_size
         self.kept = KeptAggregates(log, keep)
+        #: Each recently written unit's rows, as written (at most ``keep``, as of the
+        #: kept aggregates' position: forgotten with them).
+        self.written: OrderedDict[str, UnitRows] = OrderedDict()
         self.at_head = at_head
         self.upstream = log.name
 
@@ -75,6 +91,8 @@ class Projector:
         position = self.position()
         everything = position == 0
         touched: set[str] = set()
+        if position != self.kept.position:
+            self.written.clear()  # written by this projector at another position
         self.kept.follow_from(position)
         head = self.head()
         while stop is None or not stop():
@@ -90,7 +108,7 @@ class Projector:
                     progress(position, head)
             if len(page) == self.page_size:
                 continue
-            if self.at_head is None or applied == policy_seen:
+            if self.at_head is None or applied == policy_seen or not (everything or touched):
                 break
             policy_seen = applied
             recorded = self.at_head(None if everything else touched)
@@ -124,12 +142,14 @@ class Projector:
             now = time.monotonic()
             if done:
                 last_work = now
-                logger.info(
-                    "project: %d events applied, position %d, lag %d",
-                    applied,
-                    self.position(),
-                    self.lag(),
-                )
+                if logger.isEnabledFor(logging.INFO):  # two queries: only if they are shown
+                    position = self.position()
+                    logger.info(
+                        "project: %d events applied, position %d, lag %d",
+                        applied,
+                        position,
+                        max(0, self.head() - position),
+                    )
             elif until_idle is not None and now - last_work >= until_idle:
                 break
             else:
@@ -138,8 +158,9 @@ class Projector:
 
     def _apply(self, page: Sequence[Notification]) -> set[str]:
         """Rows of every aggregate the page touched — and of the units whose
-        donation it touched, since a unit's rows fold its donation's facts;
-        returns the DINs touched."""
+        donation it touched, since a unit's rows fold its donation's facts — but
+        those of a unit that come out as last written; returns the DINs whose rows
+        were written."""
         changes = Changes()
         touched = self.kept.advance(page)
         donations = {a.din: a for a in touched if isinstance(a, Donation)}
@@ -151,12 +172,26 @@ class Projector:
                 donations.setdefault(aggregate.din, aggregate)
             elif isinstance(aggregate, BloodUnit):
                 units[aggregate.id] = aggregate
+        written: set[str] = set()
         for unit in units.values():
-            changes.units.append(unit_rows(unit_record(unit, donations.get(unit.din))))
-        changes.donations = [donation_row(a) for a in touched if isinstance(a, Donation)]
+            rows = unit_rows(unit_record(unit, donations.get(unit.din)))
+            if self.written.get(rows.unit_id) != rows:
+                changes.units.append(rows)
+                written.add(unit.din)
+        touched_donations = [a for a in touched if isinstance(a, Donation)]
+        changes.donations = [donation_row(a) for a in touched_donations]
         changes.reactive_results = [
-            row for a in touched if isinstance(a, Donation) for row in reactive_result_rows(a)
+            row for a in touched_donations for row in reactive_result_rows(a)
         ]
         changes.cases = [case_row(a) for a in touched if isinstance(a, LookbackCase)]
         self.view.apply(changes, Tracking(self.upstream, page[-1].id))
-        return set(donations) | {unit.din for unit in units.values()}
+        self._remember(changes.units)
+        return written | {a.din for a in touched_donations}
+
+    def _remember(self, written: Sequence[UnitRows]) -> None:
+        """Keep the rows just written (once their transaction committed)."""
+        for rows in written:
+            self.written[rows.unit_id] = rows
+            self.written.move_to_end(rows.unit_id)
+        while len(self.written) > self.kept.size:
+            self.written.popitem(last=False)

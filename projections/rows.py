@@ -18,9 +18,11 @@ from typing import Any
 from ledger.domain.acknowledgement import AnsweredNotice, UnmatchedAcknowledgement, answers
 from ledger.domain.donation import Donation
 from ledger.domain.events import (
+    AdverseReactionReported,
     ComponentProduced,
     DonationCollected,
     TestResultRecorded,
+    TransfusionEvaluated,
     TransfusionStarted,
     UnitIssued,
     UnitQuarantined,
@@ -58,6 +60,10 @@ class UnitRows:
     notices: list[Row] = field(default_factory=list)
     #: The unit's acknowledgements that close no notice, with why.
     unmatched_acknowledgements: list[Row] = field(default_factory=list)
+    #: The adverse reactions reported against the unit (the reports count them).
+    reactions: list[Row] = field(default_factory=list)
+    #: The post-transfusion evaluations of the unit.
+    evaluations: list[Row] = field(default_factory=list)
 
 
 @dataclass
@@ -110,7 +116,48 @@ def unit_rows(unit: UnitRecord) -> UnitRows:
         {"unit_id": unit_id, "din": unit.din, "product_code": unit.product_code, **_unmatched(u)}
         for u in unmatched
     ]
+    rows.reactions = _reactions(unit_id, unit, final)
+    rows.evaluations = _evaluations(unit_id, unit)
     return rows
+
+
+def _reactions(unit_id: str, unit: UnitRecord, state: UnitState) -> list[Row]:
+    """Each reaction reported against the unit, by the facility that reported it."""
+    return [
+        {
+            "event_id": f.event_id,
+            "unit_id": unit_id,
+            "din": unit.din,
+            "product_code": unit.product_code,
+            "patient_id": f.patient_id,
+            "facility": f.facility,
+            "component": state.component,
+            "category": f.category,
+            "severity": f.severity,
+            "imputability": f.imputability,
+            "onset_at": ms(f.onset_at),
+            "reported_at": ms(f.occurred_at),
+        }
+        for f in facts_of(unit.facts, AdverseReactionReported)
+    ]
+
+
+def _evaluations(unit_id: str, unit: UnitRecord) -> list[Row]:
+    """Each post-transfusion evaluation of the unit (``effective`` as 0 or 1: the same
+    column type in SQLite and PostgreSQL)."""
+    return [
+        {
+            "event_id": f.event_id,
+            "unit_id": unit_id,
+            "din": unit.din,
+            "product_code": unit.product_code,
+            "patient_id": f.patient_id,
+            "facility": f.facility,
+            "effective": int(bool(f.effective)),
+            "evaluated_at": ms(f.occurred_at),
+        }
+        for f in facts_of(unit.facts, TransfusionEvaluated)
+    ]
 
 
 #: The notice's own fields a read-model row keeps (no reason, no recipient: the outbox

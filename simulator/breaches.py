@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from ledger.domain.vocabulary import ABO, Component, DonationType, EventType, Flag, Procedure, RhD
-from simulator.config import BEDSIDE_SCAN, BREACH_FLAGS, TRANSFUSIONS_PER_DONATION
+from simulator.config import BEDSIDE_SCAN, BREACH_FLAGS
 from simulator.distribution import ship
 from simulator.hospitals import crossmatched_transfusion, dispense, recipient, transfuse
 from simulator.world import Donation, Sample, Sim, Unit, intended
@@ -29,15 +29,18 @@ from simulator.world import Donation, Sample, Sim, Unit, intended
 def plan_breaches(sim: Sim, candidates: list[Donation]) -> None:
     """Pick carrier donations for the breaches: every kind once, more with the rate.
 
-    Carriers are collected a week or more before the end, so each breach plays out
-    within the simulated period. Each carrier's procedure and type are set to fit
+    Carriers are collected in the period (not its lead-in) a week or more before the
+    end, so each breach plays out within it. Each carrier's procedure and type are set to fit
     the breach (platelets expire within days; autologous blood has its own patient).
     """
     if sim.config.breach_rate <= 0:
         return
     last_day = max(0, sim.config.days - 8)
-    eligible = [d for d in candidates if sim.day_of(d.collected_at) <= last_day]
-    estimate = sim.config.breach_rate * TRANSFUSIONS_PER_DONATION * (len(candidates) + 1)
+    eligible = [d for d in candidates if 0 <= sim.day_of(d.collected_at) <= last_day]
+    # To the hundredth: the small world's estimate has always been 1.36, so its streams
+    # stay as they were.
+    per_donation = round(sim.config.use.transfusions_per_donation(), 2)
+    estimate = sim.config.breach_rate * per_donation * (len(candidates) + 1)
     count = min(len(eligible), max(len(BREACH_FLAGS), round(estimate)))
     kinds = list(BREACH_FLAGS)
     sim.rng.shuffle(kinds)

@@ -68,7 +68,7 @@ def _components(sim: Sim, donation: Donation) -> list[tuple[str, int, float]]:
         (Component.RED_CELLS.value, round(donation.volume_ml * 0.72), whole_blood_units),
         (Component.PLASMA.value, donation.volume_ml // 2, donation.volume_ml / 200),
     ]
-    if sim.chance(CRYO_SHARE):
+    if donation.makes_cryo or (donation.makes_cryo is None and sim.chance(CRYO_SHARE)):
         made.append((Component.CRYO.value, round(25 * whole_blood_units), whole_blood_units))
     return made
 

@@ -1,13 +1,16 @@
 """What the simulation is asked for and what it returns, and the constants of its world.
 
-:class:`DemoConfig` is the whole input (the stream is a pure function of it) and
-:class:`DemoStream` the whole output; :data:`BREACH_FLAGS` and :data:`INJECTED_FLAGS`
-name what can be planted. Below them sit the fixed facts of the simulated world that
-every stage draws on: the source systems, the shares and rates that shape a month of
-a Chinese blood centre and its hospitals (blood groups, procedures, returns,
-reactions, late publications), the components with their codes and shelf lives, and
-the compatibility tables. Keeping them in one place keeps the stages free of magic
-numbers and lets a reader see the world's calibration at a glance.
+:class:`DemoConfig` is the whole input (the stream is a pure function of it), with
+:class:`HospitalUse` for what the hospitals ask for and keep; :data:`REGION_CONFIG` is
+the demo's region, calibrated on the seed hospital's figures. :class:`DemoStream` is the
+whole output, with the :class:`PlantedRecall` when one was asked for;
+:data:`BREACH_FLAGS` and :data:`INJECTED_FLAGS` name what can be planted. Below them
+sit the fixed facts of the simulated world that every stage draws on: the source
+systems, the shares and rates that shape a month of a Chinese blood centre and its
+hospitals (blood groups, procedures, returns, reactions, late publications), the
+components with their codes and shelf lives, and the compatibility tables. Keeping
+them in one place keeps the stages free of magic numbers and lets a reader see the
+world's calibration at a glance.
 """
 
 from __future__ import annotations
@@ -24,11 +27,57 @@ from ledger.domain.vocabulary import (
     CrossmatchMethod,
     Flag,
     Imputability,
+    NoticeAction,
     Procedure,
     ReactionCategory,
     Severity,
     Test,
 )
+
+# -- how the hospitals use each component ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComponentUse:
+    """How the hospitals use one component: what they ask for, and what they keep."""
+
+    #: Transfusions the hospitals ask for per donation the centre collects (demand is
+    #: sized against supply, so a larger region is a larger demand).
+    per_donation: float
+    #: Days of its demand a hospital tops each shelf of the component up to on the
+    #: morning run (at least one unit a shelf, so rare groups are on hand).
+    cover_days: float
+
+
+@dataclass(frozen=True)
+class HospitalUse:
+    """Demand and stock, component by component; whole blood is never stocked (it is
+    only autologous, reserved for its patient)."""
+
+    red_cells: ComponentUse = ComponentUse(per_donation=0.70, cover_days=3)
+    plasma: ComponentUse = ComponentUse(per_donation=0.48, cover_days=4)
+    platelets: ComponentUse = ComponentUse(per_donation=0.075, cover_days=1.5)
+    cryo: ComponentUse = ComponentUse(per_donation=0.11, cover_days=4)
+    #: Keep a RhD-negative shelf of plasma and cryo too. RhD does not matter for them (a
+    #: RhD-negative patient may have RhD-positive plasma), so a real hospital leaves its
+    #: rare RhD-negative units at the centre; the small world keeps one of each on hand.
+    rhd_negative_plasma: bool = True
+
+    def transfusions_per_donation(self) -> float:
+        """Transfusions a donation ends up feeding, summed over its components."""
+        return sum(
+            use.per_donation for use in (self.red_cells, self.plasma, self.platelets, self.cryo)
+        )
+
+    def of(self, component: str) -> ComponentUse | None:
+        """The use of ``component``; ``None`` for one the hospitals neither ask for nor keep."""
+        return {
+            Component.RED_CELLS.value: self.red_cells,
+            Component.PLASMA.value: self.plasma,
+            Component.PLATELETS.value: self.platelets,
+            Component.CRYO.value: self.cryo,
+        }.get(component)
+
 
 # -- configuration and result --------------------------------------------------------
 
@@ -37,7 +86,11 @@ _DEFAULT_START = datetime(2026, 9, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """What to simulate; the same config always yields the same stream."""
+    """What to simulate; the same config always yields the same stream.
+
+    The defaults are a small world (three hospitals, a dozen donations a day) that
+    the tests replay quickly; :data:`REGION_CONFIG` is the demo's region.
+    """
 
     seed: int = 2026
     start: datetime = _DEFAULT_START
@@ -51,6 +104,74 @@ class DemoConfig:
     #: Chance that an eligible returning donor gives the next donation (more: fewer donors,
     #: each with more donations).
     repeat_donor_share: float = 0.3
+    #: Days of collections before ``start``, tested and released by the first morning
+    #: run: the centre opens the period with a reserve instead of empty shelves (the
+    #: hospitals ask for nothing before ``start``).
+    lead_in_days: int = 0
+    #: Share of RhD-negative donors and patients: about 0.4 % of Han Chinese; the
+    #: default is raised so that a few appear in a small month.
+    rhd_negative_share: float = 0.015
+    #: Share of donations that are pre-deposit autologous (whole blood, kept whole).
+    autologous_share: float = 0.03
+    #: Share of donations that are apheresis platelets.
+    apheresis_share: float = 0.09
+    #: What the hospitals ask for and keep, per component.
+    use: HospitalUse = HospitalUse()
+    #: Plant a recall that reaches several hospitals (:mod:`simulator.recall`).
+    recall: bool = False
+
+
+@dataclass(frozen=True)
+class RecalledUnit:
+    """A unit of the recalled donation, and the facility its recall notice goes to."""
+
+    facility: str
+    din: str
+    product_code: str
+    component: str
+
+
+@dataclass(frozen=True)
+class PlantedRecall:
+    """The recall :mod:`simulator.recall` planted: a repeat donor whose earlier donation
+    went out to hospitals months ago, and whose donation in the period tests REACTIVE,
+    so that the ledger's automatic lookback (:attr:`case_id`) quarantines the earlier
+    donation's units and sends a notice about each of them."""
+
+    donor_id: str
+    #: The earlier donation: every screening test NEGATIVE, given months before.
+    earlier_din: str
+    #: The donation of the period whose infectious marker :attr:`test` came back REACTIVE.
+    reactive_din: str
+    test: str
+    #: When the REACTIVE result occurred: the moment of the lookback's quarantines and the
+    #: ``issued_at`` of its notices.
+    result_at: datetime
+    #: The automatic lookback case the result opens (``LB-AUTO-<reactive DIN>``).
+    case_id: str
+    #: On a hospital's shelf when the result comes: a QUARANTINE notice to that hospital.
+    on_shelf: RecalledUnit
+    #: Transfused at a hospital months before: a NOTIFY_RECIPIENT notice to that hospital.
+    transfused: RecalledUnit
+    #: The patient who received :attr:`transfused`, named in its notice.
+    recipient_id: str
+    #: Issued by the centre shortly before the result and never received: a QUARANTINE
+    #: notice to the hospital it was on its way to.
+    in_transit: RecalledUnit
+
+    def notices(self) -> frozenset[tuple[str, str, str, str, str | None]]:
+        """The notices the case gives about the earlier donation's units, as
+        ``(din, product_code, facility, action, patient_id)`` (the reactive donation's
+        own units, never released, give theirs to the centre)."""
+        quarantine, notify = NoticeAction.QUARANTINE.value, NoticeAction.NOTIFY_RECIPIENT.value
+        given = self.transfused
+        return frozenset(
+            {
+                (u.din, u.product_code, u.facility, quarantine, None)
+                for u in (self.on_shelf, self.in_transit)
+            }
+            | {(given.din, given.product_code, given.facility, notify, self.recipient_id)}
+        )
 
 
 @dataclass(frozen=True)
@@ -66,9 +187,46 @@ class DemoStream:
     late: int = 0
     #: Exact re-sends: a fact published a second time with the same ``event_id``.
     resent: int = 0
+    #: The end of the simulated period (``start + days``): no request is served after it,
+    #: only what follows the last ones (evaluations, reports, discards). The moment to
+    #: ask the ledger for its inventory "at the end".
+    end: datetime = _DEFAULT_START
+    #: The recall planted when :attr:`DemoConfig.recall` asks for it.
+    recall: PlantedRecall | None = None
 
 
 DEFAULT_CONFIG = DemoConfig()
+
+#: The demo's region: a blood centre and five hospitals, 150 donations a day, calibrated
+#: on the seed hospital's 2025 figures (``shared/seeds``): each hospital restocks to about
+#: four and a half days of red cells by group (its routine reserve is 3 days; the ledger
+#: warns below 3), component shares by 单位 near its red cells 78.6 %, plasma 15.3 %,
+#: platelets 5.7 %, cryo 0.4 %, and whole blood (pre-deposit autologous only) about 1 % of
+#: transfusions (its component transfusion rate is 99.1 %). A week of collections before
+#: the period gives the centre its reserve (the emergency plan starts below 5 days);
+#: RhD-negative donors and patients are 0.4 %, as among Han Chinese. Platelets keep 5 days,
+#: so hospitals hold two or three days of them and the centre hardly any: their groups are
+#: the ones most often short, as in life. Breaches and reactive results are rarer than in
+#: the small world, and a recall reaches three hospitals.
+REGION_CONFIG = DemoConfig(
+    days=28,
+    hospitals=5,
+    donations_per_day=150,
+    breach_rate=0.005,
+    reactive_rate=0.004,
+    lead_in_days=7,
+    rhd_negative_share=0.004,
+    autologous_share=0.009,
+    apheresis_share=0.13,
+    use=HospitalUse(
+        red_cells=ComponentUse(per_donation=0.76, cover_days=4.5),
+        plasma=ComponentUse(per_donation=0.136, cover_days=6),
+        platelets=ComponentUse(per_donation=0.1, cover_days=2.5),
+        cryo=ComponentUse(per_donation=0.005, cover_days=6),
+        rhd_negative_plasma=False,
+    ),
+    recall=True,
+)
 
 #: The breaches the generator can inject, by the flag each one must raise.
 BREACH_FLAGS: tuple[str, ...] = (
@@ -101,11 +259,6 @@ HOSPITAL_EMR = "hospital-emr"
 ABO_SHARES: Mapping[str, float] = MappingProxyType(
     {ABO.O.value: 0.30, ABO.A.value: 0.28, ABO.B.value: 0.32, ABO.AB.value: 0.10}
 )
-#: About 0.4 % of Han Chinese are RhD negative; raised so that a few appear in a month.
-RHD_NEG_SHARE = 0.015
-
-AUTOLOGOUS_SHARE = 0.03
-APHERESIS_SHARE = 0.09
 CRYO_SHARE = 0.25
 POST_DONATION_INFO_SHARE = 0.01
 #: Minimum interval between donations (China: 6 months whole blood, 2 weeks apheresis).
@@ -117,9 +270,6 @@ DONATION_INTERVAL: Mapping[str, timedelta] = MappingProxyType(
 )
 WHOLE_BLOOD_VOLUMES: tuple[tuple[int, float], ...] = ((400, 0.70), (300, 0.20), (200, 0.10))
 APHERESIS_VOLUME_ML = 250
-
-#: Transfusions a donation ends up feeding, summed over its components (for the breach count).
-TRANSFUSIONS_PER_DONATION = 1.36
 
 TEMPERATURE_FAILURE_SHARE = 0.004
 DAMAGED_SHARE = 0.002
@@ -147,27 +297,17 @@ class ComponentSpec:
     shelf_life: timedelta
     #: Range of infusion durations, minutes.
     infusion_minutes: tuple[int, int]
-    #: Days of demand each hospital tries to hold in stock.
-    days_of_cover: float
-    #: Transfusions per donation the hospitals ask for (sized against supply).
-    demand_per_donation: float
 
 
 COMPONENTS: Mapping[str, ComponentSpec] = MappingProxyType(
     {
         spec.component: spec
         for spec in (
-            ComponentSpec(
-                Component.RED_CELLS.value, "E0791", timedelta(days=35), (90, 240), 3, 0.70
-            ),
-            ComponentSpec(
-                Component.WHOLE_BLOOD.value, "E0001", timedelta(days=35), (120, 240), 0, 0
-            ),
-            ComponentSpec(Component.PLASMA.value, "E2702", timedelta(days=365), (30, 90), 4, 0.48),
-            ComponentSpec(
-                Component.PLATELETS.value, "E3090", timedelta(days=5), (20, 60), 1.5, 0.075
-            ),
-            ComponentSpec(Component.CRYO.value, "E5165", timedelta(days=365), (10, 30), 4, 0.11),
+            ComponentSpec(Component.RED_CELLS.value, "E0791", timedelta(days=35), (90, 240)),
+            ComponentSpec(Component.WHOLE_BLOOD.value, "E0001", timedelta(days=35), (120, 240)),
+            ComponentSpec(Component.PLASMA.value, "E2702", timedelta(days=365), (30, 90)),
+            ComponentSpec(Component.PLATELETS.value, "E3090", timedelta(days=5), (20, 60)),
+            ComponentSpec(Component.CRYO.value, "E5165", timedelta(days=365), (10, 30)),
         )
     }
 )

@@ -18,11 +18,11 @@ from datetime import datetime
 from ledger.domain.vocabulary import DiscardReason, DonationType, EventType, RhD
 from simulator.config import (
     ABO_SHARES,
+    CELLULAR,
     CENTRE_BMS,
     COMPONENTS,
     DAMAGED_SHARE,
     HOSPITAL_LIS,
-    RHD_NEG_SHARE,
     TEMPERATURE_FAILURE_SHARE,
 )
 from simulator.hospitals import autologous_surgery, discard_at_hospital, serve_day
@@ -110,21 +110,43 @@ def _restock(sim: Sim, stock: Stock, hospital: str, shipment: list[Unit], at: da
 def _targets(sim: Sim, weight: float) -> list[tuple[Key, int]]:
     """Target stock per shelf: days of cover times a hospital's demand for that group.
 
-    Every shelf holds at least one unit, so rare groups (RhD negative) are on hand.
+    Every shelf holds at least one unit, so rare groups (RhD negative) are on hand;
+    RhD-negative plasma and cryo only if :attr:`HospitalUse.rhd_negative_plasma` asks.
     """
     targets: list[tuple[Key, int]] = []
+    negative = sim.config.rhd_negative_share
     for spec in COMPONENTS.values():
-        if not spec.days_of_cover:
+        use = sim.config.use.of(spec.component)
+        if use is None or not use.cover_days:
             continue
-        daily = spec.demand_per_donation * sim.config.donations_per_day * weight
+        daily = use.per_donation * sim.config.donations_per_day * weight
         for abo, abo_share in ABO_SHARES.items():
-            for rhd, rhd_share in (
-                (RhD.POS.value, 1 - RHD_NEG_SHARE),
-                (RhD.NEG.value, RHD_NEG_SHARE),
-            ):
-                target = round(daily * spec.days_of_cover * abo_share * rhd_share)
-                targets.append(((spec.component, abo, rhd), max(1, target)))
+            for rhd, rhd_share in ((RhD.POS.value, 1 - negative), (RhD.NEG.value, negative)):
+                target = round(daily * use.cover_days * abo_share * rhd_share)
+                if rhd == RhD.NEG and not _keeps_rhd_negative(sim, spec.component):
+                    targets.append(((spec.component, abo, rhd), target))
+                else:
+                    targets.append(((spec.component, abo, rhd), max(1, target)))
     return targets
+
+
+def _keeps_rhd_negative(sim: Sim, component: str) -> bool:
+    """Whether a hospital keeps a RhD-negative shelf of ``component`` for its own sake."""
+    return component in CELLULAR or sim.config.use.rhd_negative_plasma
+
+
+def issue(sim: Sim, unit: Unit, hospital: str, at: datetime, shipment_id: str, issuer: str) -> None:
+    """The centre sends the unit on its way to the hospital (``UnitIssued``)."""
+    sim.unit_event(
+        unit,
+        EventType.UnitIssued,
+        at,
+        sim.centre,
+        CENTRE_BMS,
+        issuer,
+        to_facility=hospital,
+        shipment_id=shipment_id,
+    )
 
 
 def ship(
@@ -141,16 +163,7 @@ def ship(
     received_at = sim.after(at, 40, 150)
     arrived: list[Unit] = []
     for unit in units:
-        sim.unit_event(
-            unit,
-            EventType.UnitIssued,
-            at,
-            sim.centre,
-            CENTRE_BMS,
-            issuer,
-            to_facility=hospital,
-            shipment_id=shipment_id,
-        )
+        issue(sim, unit, hospital, at, shipment_id, issuer)
         warm = incidents and sim.chance(TEMPERATURE_FAILURE_SHARE)
         sim.unit_event(
             unit,

@@ -17,9 +17,7 @@ from datetime import datetime
 from ledger.domain.vocabulary import ABO, DonationType, EventType, Flag, Procedure, RhD
 from simulator.breaches import plan_breaches
 from simulator.config import (
-    APHERESIS_SHARE,
     APHERESIS_VOLUME_ML,
-    AUTOLOGOUS_SHARE,
     CENTRE_BMS,
     DONATION_INTERVAL,
     INFECTIOUS_MARKERS,
@@ -28,19 +26,24 @@ from simulator.config import (
 )
 from simulator.world import Donation, Sim, poisson
 
+#: Days before the period in which the lead-in collects apheresis platelets.
+PLATELET_LEAD_IN_DAYS = 2
+
 
 def plan_donations(sim: Sim) -> list[Donation]:
     """Collection times and, for each donation, its type, procedure and planted events."""
     donations = [Donation(collected_at=at) for at in _collection_times(sim)]
     order = list(range(len(donations)))
     sim.rng.shuffle(order)
-    n_autologous = round(len(order) * AUTOLOGOUS_SHARE)
-    n_apheresis = round(len(order) * APHERESIS_SHARE)
+    n_autologous = round(len(order) * sim.config.autologous_share)
+    platelet_days = sum(1 for donation in donations if _collects_platelets(sim, donation))
+    n_apheresis = round(platelet_days * sim.config.apheresis_share)
     for i in order[:n_autologous]:
         donations[i].donation_type = DonationType.AUTOLOGOUS.value
-    for i in order[n_autologous : n_autologous + n_apheresis]:
-        donations[i].procedure = Procedure.APHERESIS.value
     voluntary = order[n_autologous:]
+    platelet_donors = [i for i in voluntary if _collects_platelets(sim, donations[i])]
+    for i in platelet_donors[:n_apheresis]:
+        donations[i].procedure = Procedure.APHERESIS.value
     n_reactive = _share_of(sim.config.reactive_rate, len(voluntary))
     n_recalled = _share_of(POST_DONATION_INFO_SHARE, len(voluntary) - n_reactive)
     for i in voluntary[:n_reactive]:
@@ -52,12 +55,19 @@ def plan_donations(sim: Sim) -> list[Donation]:
 
 
 def _collection_times(sim: Sim) -> list[datetime]:
-    """Donations come in through the day (08:00-17:00 local), a Poisson number a day."""
+    """Donations come in through the day (08:00-17:00 local), a Poisson number a day,
+    from the first day of the lead-in to the last of the period."""
     times: list[datetime] = []
-    for day in range(sim.config.days):
+    for day in range(-sim.config.lead_in_days, sim.config.days):
         count = poisson(sim.rng, sim.config.donations_per_day)
         times.extend(sorted(sim.at(day, 8, 17) for _ in range(count)))
     return times
+
+
+def _collects_platelets(sim: Sim, donation: Donation) -> bool:
+    """Platelets keep 5 days: in the lead-in the centre collects them only in its last
+    two days, so that they are not out of date before the period starts."""
+    return sim.day_of(donation.collected_at) >= -PLATELET_LEAD_IN_DAYS
 
 
 def _share_of(rate: float, population: int) -> int:
@@ -69,13 +79,14 @@ def _share_of(rate: float, population: int) -> int:
 
 def collect(sim: Sim, donation: Donation) -> None:
     """Give the donation its DIN, donor and volume; report ``DonationCollected``."""
-    donation.din = sim.din(donation.collected_at)
+    donation.din = donation.din or sim.din(donation.collected_at)
     if donation.donation_type == DonationType.AUTOLOGOUS:
         _collect_autologous(sim, donation)
     else:
         group = (ABO.A.value, RhD.POS.value) if donation.breach == Flag.ABO_INCOMPATIBLE else None
-        donation.donor_id, donation.abo, donation.rhd = _donor(sim, donation, group)
-        donation.volume_ml = _volume(sim, donation.procedure)
+        donor = donation.known_donor or _donor(sim, donation, group)
+        donation.donor_id, donation.abo, donation.rhd = donor
+        donation.volume_ml = donation.volume_ml or _volume(sim, donation.procedure)
     intended = donation.intended_patient
     sim.emit(
         EventType.DonationCollected,

@@ -114,7 +114,10 @@ def serve_day(sim: Sim, hospital: str, stock: Stock, returned: list[Unit], day: 
     weight = sim.weight[hospital]
     requests: list[tuple[datetime, str]] = []
     for spec in COMPONENTS.values():
-        mean = spec.demand_per_donation * sim.config.donations_per_day * weight
+        use = sim.config.use.of(spec.component)
+        if use is None:
+            continue
+        mean = use.per_donation * sim.config.donations_per_day * weight
         requests.extend(
             (sim.at(day, 10, 22), spec.component) for _ in range(poisson(sim.rng, mean))
         )

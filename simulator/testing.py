@@ -39,6 +39,8 @@ def _result(
     rhd: str | None = None,
 ) -> None:
     reactive = test == donation.reactive_test
+    if reactive:
+        donation.reactive_at = at
     sim.emit(
         EventType.TestResultRecorded,
         at,

@@ -28,7 +28,6 @@ from simulator.config import (
     DONATION_INTERVAL,
     INJECTED_FLAGS,
     LOCAL_OFFSET,
-    RHD_NEG_SHARE,
     ComponentSpec,
     DemoConfig,
 )
@@ -66,6 +65,12 @@ class Donation:
     abo: str = ABO.O.value
     rhd: str = RhD.POS.value
     intended_patient: Patient | None = None
+    #: The donor ``(id, ABO, RhD)`` when known before collection (a planted repeat donor).
+    known_donor: tuple[str, str, str] | None = None
+    #: Whether cryo is made from it; ``None``: by chance, as for most donations.
+    makes_cryo: bool | None = None
+    #: When its REACTIVE result came back (set by testing).
+    reactive_at: datetime | None = None
 
 
 @dataclass(eq=False)
@@ -169,7 +174,7 @@ class Sim:
 
     def blood_group(self) -> tuple[str, str]:
         abo = self.choose(tuple(ABO_SHARES.items()))
-        rhd = RhD.NEG.value if self.rng.random() < RHD_NEG_SHARE else RhD.POS.value
+        rhd = RhD.NEG.value if self.rng.random() < self.config.rhd_negative_share else RhD.POS.value
         return abo, rhd
 
     def pseudonym(self, prefix: str) -> str:
@@ -193,6 +198,13 @@ class Sim:
             self._counters[prefix] = self.rng.randrange(1_000, 20_000)
         sequence = self._counters[prefix] + 1
         return f"{prefix}{self._count(prefix, sequence):06d}"
+
+    def skip_dins(self, collected_at: datetime, count: int) -> None:
+        """Leave ``count`` DINs of the year of ``collected_at`` unused: the donations the
+        centre collected between a planted one and the period."""
+        prefix = f"{self.centre}{(collected_at + LOCAL_OFFSET).year % 100:02d}"
+        if prefix in self._counters:
+            self._count(prefix, self._counters[prefix] + count)
 
     def _count(self, prefix: str, number: int) -> int:
         if number > 999_999:

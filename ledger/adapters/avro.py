@@ -12,6 +12,14 @@ codec strips ``timestamp-millis`` from its private copy of each schema) and
 turned into datetimes only after a range check: a wild value is then a
 ``BAD_TIMESTAMP`` instead of an overflow deep inside ``fastavro``.
 
+With a schema registry (``ingest --schema-registry URL``), a writer schema id that is
+not in the manifest is asked of the registry, once: the schema it gives is checked with
+Avro's resolution rules (:mod:`.avro_resolution`) against the reader schema before any
+message is read with it, and kept, resolved or refused, for the codec's lifetime. A
+registry that cannot answer raises
+:class:`~ledger.services.ports.SchemaRegistryUnavailable`: the message waits (the ingest
+retries), it is not dead-lettered.
+
 Anything that is not a fact raises :class:`NotAFact`, whose ``error_class`` is a
 stable code for the dead-letter headers. Its message names the field and the
 rule, never the value: donor and patient ids are personal data, and
@@ -21,6 +29,7 @@ rule, never the value: donor and patient ids are personal data, and
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import struct
@@ -36,9 +45,13 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import load_schema
 from fastavro.validation import ValidationError, validate
 
+from ledger.adapters.avro_resolution import InvalidSchema, canonical_form, parsed, resolve
 from ledger.domain.din import InvalidDIN, check_character, is_fin, validate_din
 from ledger.domain.facts import ErrorClass, NotAFact, ReportedFact
 from ledger.domain.vocabulary import DONATION_LEVEL, EventType
+from ledger.services.ports import RegisteredSchema, SchemaRegistry, SchemaRegistryUnavailable
+
+log = logging.getLogger("bloodledger.avro")
 
 #: Environment variable naming a schema directory to use instead of the repo's.
 SCHEMAS_ENV = "BLOODLEDGER_SCHEMAS"
@@ -308,11 +321,17 @@ class _Version:
 
     @classmethod
     def build(cls, manifest: SchemaManifest, schema_id: int) -> _Version:
-        definition = manifest.definition(schema_id)
+        return cls.of(schema_id, manifest.definition(schema_id), manifest.payload_shapes(schema_id))
+
+    @classmethod
+    def of(
+        cls, schema_id: int, definition: dict[str, Any], shapes: Mapping[str, RecordShape]
+    ) -> _Version:
+        """A version from its definition (plain Avro JSON) and payload shapes (only a
+        writer's are used: a version read from a registry needs none)."""
         enums: dict[str, frozenset[str]] = {}
         wire = _as_dict(parse_schema(_wire_form(definition, enums, enums_as_int=False)))
         enumless = _as_dict(parse_schema(_wire_form(definition, {}, enums_as_int=True)))
-        shapes = manifest.payload_shapes(schema_id)
         return cls(
             schema_id=schema_id,
             wire=wire,
@@ -344,6 +363,8 @@ class AvroCodec:
     ``reader_schema_id`` (both default to the manifest's latest id), so older
     and newer messages are read by Avro schema resolution. ``clock`` bounds how
     far in the future ``occurred_at`` may lie; it must return an aware datetime.
+    ``registry``: where writer schema ids the manifest lacks are looked up (none: such
+    an id is ``UNKNOWN_SCHEMA_ID``).
     """
 
     def __init__(
@@ -354,6 +375,7 @@ class AvroCodec:
         reader_schema_id: int | None = None,
         max_bytes: int = 1_000_000,
         clock: Callable[[], datetime] = _utc_now,
+        registry: SchemaRegistry | None = None,
     ) -> None:
         self.manifest = manifest if manifest is not None else SchemaManifest()
         self.writer_schema_id = _known(self.manifest, writer_schema_id)
@@ -374,6 +396,12 @@ class AvroCodec:
             sid for sid, version in self._versions.items() if version.drifts_from(reader)
         )
         self._header = _HEADER.pack(MAGIC_BYTE, self.writer_schema_id)
+        self.registry = registry
+        #: The registry's answers, by id (``None``: it has no such schema): asked once.
+        self._answers: dict[int, RegisteredSchema | None] = {}
+        #: Ids the registry gave a schema for that cannot be read, with why.
+        self._refused: dict[int, NotAFact] = {}
+        self._registry_agrees = registry is None
 
     # -- decoding (the hot path) --
 
@@ -386,7 +414,7 @@ class AvroCodec:
         schema_id = _schema_id_of(value)
         pair = self._read_pairs.get(schema_id)
         if pair is None:
-            raise NotAFact(ErrorClass.UNKNOWN_SCHEMA_ID, "schema id is not in the manifest")
+            pair = self._registered(schema_id)
         stream = BytesIO(value)
         stream.seek(HEADER_SIZE)
         try:
@@ -396,6 +424,102 @@ class AvroCodec:
         if stream.tell() != len(value):
             raise NotAFact(ErrorClass.UNDECODABLE, "bytes left over after the Avro body")
         return self._to_fact(cast(dict[str, Any], record))
+
+    # -- writer schemas from a registry (the cold path: once per id) --
+
+    def check_registry(self) -> None:
+        """Make sure the registry's schemas under the manifest's ids are the manifest's
+        (same canonical form): a producer serializing through that registry frames its
+        messages with the registry's ids, and the ledger reads an id it has with its own
+        schema. Raises :class:`RegistryDisagrees` (a ``ValueError``) if one is another
+        schema, :class:`~ledger.services.ports.SchemaRegistryUnavailable` if the registry
+        cannot answer (then it is asked again before the first id only it knows)."""
+        if self._registry_agrees:
+            return
+        for schema_id in self.manifest.schema_ids:
+            registered = self._ask(schema_id)
+            if registered is None:
+                continue
+            try:
+                agrees = canonical_form(registered.text) == canonical_form(
+                    self.manifest.definition(schema_id)
+                )
+            except InvalidSchema:
+                agrees = False
+            if not agrees:
+                raise RegistryDisagrees(schema_id)
+        self._registry_agrees = True
+
+    def _ask(self, schema_id: int) -> RegisteredSchema | None:
+        """The registry's answer for an id, asked once (an unavailable registry is asked
+        again next time: nothing was learnt)."""
+        if schema_id not in self._answers:
+            assert self.registry is not None
+            self._answers[schema_id] = self.registry.schema(schema_id)
+        return self._answers[schema_id]
+
+    def _registered(self, schema_id: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The read pair of an id the manifest does not have, from the registry (raises
+        :class:`NotAFact` if there is none or it cannot be read into the reader's)."""
+        if self.registry is None:
+            raise NotAFact(ErrorClass.UNKNOWN_SCHEMA_ID, "schema id is not in the manifest")
+        refused = self._refused.get(schema_id)
+        if refused is not None:
+            raise NotAFact(refused.error_class, refused.message)
+        try:
+            self.check_registry()
+            registered = self._ask(schema_id)
+        except SchemaRegistryUnavailable as error:  # say which id waits, then why
+            raise SchemaRegistryUnavailable(f"schema id {schema_id}: {error}") from None
+        try:
+            version = self._resolved(schema_id, registered)
+        except NotAFact as reason:
+            self._refused[schema_id] = reason
+            log.warning("schema id %d of the schema registry is refused: %s", schema_id, reason)
+            raise NotAFact(reason.error_class, reason.message) from None
+        self._versions[schema_id] = version
+        self._read_pairs[schema_id] = pair = (version.wire, self._reader.wire)
+        if version.drifts_from(self._reader):
+            self._enum_drift = self._enum_drift | {schema_id}
+        log.info(
+            "schema id %d read from the schema registry: resolves into the reader's (id %d)",
+            schema_id, self.reader_schema_id,
+        )  # fmt: skip
+        return pair
+
+    def _resolved(self, schema_id: int, registered: RegisteredSchema | None) -> _Version:
+        """A registry's schema as a version the codec reads, once Avro resolution says
+        its data can be read into the reader's: a finding that only narrows (an event
+        type or enum symbol the reader lacks) leaves the rest readable, and the messages
+        using it are dead-lettered one by one, as a manifest id's would be."""
+        if registered is None:
+            msg = "schema id is in neither the manifest nor the schema registry"
+            raise NotAFact(ErrorClass.UNKNOWN_SCHEMA_ID, msg)
+        if registered.schema_type.upper() != "AVRO":
+            msg = f"the schema registry's schema of this id is {registered.schema_type}, not Avro"
+            raise NotAFact(ErrorClass.INCOMPATIBLE_SCHEMA, msg)
+        if registered.references:
+            msg = "the schema registry's schema of this id references other subjects"
+            raise NotAFact(ErrorClass.INCOMPATIBLE_SCHEMA, msg)
+        try:
+            writer = parsed(registered.text)
+        except InvalidSchema as error:
+            msg = f"the schema registry's schema of this id is {error}"
+            raise NotAFact(ErrorClass.INCOMPATIBLE_SCHEMA, msg) from None
+        blocking = [f for f in resolve(writer, self.manifest.definition(self.reader_schema_id))
+                    if not f.narrows]  # fmt: skip
+        if blocking:
+            more = f" (and {len(blocking) - 1} more)" if len(blocking) > 1 else ""
+            msg = (
+                f"the schema registry's schema of this id cannot be read into the contract's "
+                f"(id {self.reader_schema_id}): {blocking[0]}{more}"
+            )
+            raise NotAFact(ErrorClass.INCOMPATIBLE_SCHEMA, msg)
+        try:
+            return _Version.of(schema_id, _as_dict(writer), {})
+        except Exception:  # resolved, yet not a form the codec reads: refused all the same
+            msg = "the schema registry's schema of this id is not an envelope the codec reads"
+            raise NotAFact(ErrorClass.INCOMPATIBLE_SCHEMA, msg) from None
 
     def _to_fact(self, record: dict[str, Any]) -> ReportedFact:
         full_name, payload = record["payload"]
@@ -495,6 +619,19 @@ class AvroCodec:
         except Exception:
             raise _unencodable(self._writer, record) from None
         return stream.getvalue()
+
+
+class RegistryDisagrees(ValueError):
+    """The schema registry holds another schema under an id of the manifest."""
+
+    def __init__(self, schema_id: int) -> None:
+        super().__init__(
+            f"the schema registry's schema id {schema_id} is not the manifest's schema "
+            f"{schema_id}: messages its producers frame with that id would be misread. "
+            "Register the contract's schemas there under the manifest's ids first "
+            "(docs/integrators.md), or point --schema-registry at the ledger's own /registry"
+        )
+        self.schema_id = schema_id
 
 
 def _known(manifest: SchemaManifest, schema_id: int | None) -> int:

@@ -53,6 +53,8 @@ class ErrorClass(StrEnum):
     BAD_MAGIC = "BAD_MAGIC"
     TRUNCATED = "TRUNCATED"
     UNKNOWN_SCHEMA_ID = "UNKNOWN_SCHEMA_ID"
+    #: A writer schema a schema registry gave that the contract's reader cannot read.
+    INCOMPATIBLE_SCHEMA = "INCOMPATIBLE_SCHEMA"
     UNDECODABLE = "UNDECODABLE"
     MISSING_FIELD = "MISSING_FIELD"
     BAD_ENUM = "BAD_ENUM"

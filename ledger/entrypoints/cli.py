@@ -13,10 +13,11 @@ from ledger.adapters.persistence.base import StoreError
 from ledger.domain.acknowledgement import NoticeLimits
 from ledger.domain.inventory import AlertPolicy
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
-from ledger.entrypoints import audit, exports, notices, serve, tokens
+from ledger.entrypoints import audit, exports, notices, reporting, schemas, serve, tokens
 from ledger.entrypoints.arguments import timestamp
 from ledger.entrypoints.commands import COMMANDS
 from ledger.entrypoints.runtime import configure_logging, tune_garbage_collector
+from simulator import REGION_CONFIG
 
 log = logging.getLogger("bloodledger")
 
@@ -77,6 +78,15 @@ def _add_store(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_schema_registry(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--schema-registry",
+        metavar="URL",
+        help="a Confluent-compatible schema registry (http(s)://[key:secret@]host:port[/path]) "
+        "asked for writer schema ids the manifest does not have",
+    )
+
+
 def _add_broker(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     parser.add_argument(
         "--bootstrap", required=required, metavar="HOST:PORT", help="Kafka bootstrap server"
@@ -115,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="consumer-group liveness; keep short for the embedded broker",
     )
     ingest.add_argument("--project", action="store_true", help="also keep the projections current")
+    _add_schema_registry(ingest)
     ingest.add_argument(
         "--notices-topic",
         default=DEFAULT_NOTICES_TOPIC,
@@ -188,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_broker(reconcile)
     _add_store(reconcile)
+    _add_schema_registry(reconcile)
     reconcile.add_argument("--json", action="store_true")
 
     alerts = command("alerts", help="units with safety flags and inventory alerts, newest first")
@@ -231,10 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--store", default="sqlite:///demo-output/demo.db", help="store (recreated if SQLite)"
     )
-    demo.add_argument("--days", type=int, default=28)
-    demo.add_argument("--hospitals", type=int, default=3)
-    demo.add_argument("--donations-per-day", type=int, default=12)
-    demo.add_argument("--seed", type=int, default=2026)
+    region = "(default: the demo region's %(default)s)"
+    demo.add_argument("--days", type=int, default=REGION_CONFIG.days, help=region)
+    demo.add_argument("--hospitals", type=int, default=REGION_CONFIG.hospitals, help=region)
+    demo.add_argument(
+        "--donations-per-day", type=int, default=REGION_CONFIG.donations_per_day, help=region
+    )
+    demo.add_argument("--seed", type=int, default=REGION_CONFIG.seed)
 
     broker = command("broker", help="run the embedded Kafka-compatible broker (Tansu)")
     broker.add_argument("--port", type=int, default=9092)
@@ -252,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     tokens.add_parser(subparsers, common)
     serve.add_parser(subparsers, common)
     notices.add_parser(subparsers, common)
+    schemas.add_parser(subparsers, common)
+    _add_policy(reporting.add_parser(subparsers, common))
     return parser
 
 

@@ -61,11 +61,18 @@ def _limits(args: argparse.Namespace) -> NoticeLimits:
 
 def _ingest(args: argparse.Namespace) -> int:
     from ledger.adapters.persistence import resolve_store
-    from ledger.bootstrap import KafkaSettings, ingestor, notice_relay, open_ledger
+    from ledger.bootstrap import (
+        KafkaSettings,
+        event_decoder,
+        ingestor,
+        notice_relay,
+        open_ledger,
+    )
     from ledger.entrypoints.notices import ensure_notices_topic
     from ledger.entrypoints.runtime import cipher_key
     from ledger.services.ingest import IngestSettings
 
+    decoder = event_decoder(args.schema_registry)  # a registry that disagrees: before any work
     store = resolve_store(args.store)
     kafka = KafkaSettings(
         bootstrap=args.bootstrap,
@@ -96,8 +103,9 @@ def _ingest(args: argparse.Namespace) -> int:
     hooks.append(relay.tick_or_wait)  # last: the lookbacks' notices go out in the same round
     log.info("ingest %s -> %s (group %s)", args.topic, store.redacted(), args.group)
     worker = ingestor(
-        ledger, kafka, settings, after_batch=_each(hooks), when_idle=relay.tick_or_wait
-    )
+        ledger, kafka, settings, after_batch=_each(hooks), when_idle=relay.tick_or_wait,
+        decoder=decoder,
+    )  # fmt: skip
     try:
         relay.tick_or_wait(max_batches=None)  # what an earlier run did not get to send
         worker.run(stop=stopping.is_set)
@@ -217,10 +225,13 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from ledger.entrypoints.demo import run_demo
-    from simulator import DemoConfig
+    from dataclasses import replace
 
-    config = DemoConfig(
+    from ledger.entrypoints.demo import run_demo
+    from simulator import REGION_CONFIG
+
+    config = replace(
+        REGION_CONFIG,
         seed=args.seed,
         days=args.days,
         hospitals=args.hospitals,
@@ -415,10 +426,16 @@ def _reconcile(args: argparse.Namespace) -> int:
     from ledger.adapters.persistence import resolve_store
     from ledger.bootstrap import open_ledger, reconcile_topic
     from ledger.entrypoints.runtime import cipher_key
+    from ledger.services.ports import SchemaRegistryUnavailable
 
     ledger = open_ledger(resolve_store(args.store), create=False, identity_key=cipher_key())
     try:
-        result = reconcile_topic(ledger, args.bootstrap, args.topic)
+        result = reconcile_topic(
+            ledger, args.bootstrap, args.topic, schema_registry=args.schema_registry
+        )
+    except SchemaRegistryUnavailable as e:
+        print(f"bloodledger reconcile: schema registry unavailable: {e}", file=sys.stderr)
+        return 2
     finally:
         ledger.close()
     _print_json(result.to_json()) if args.json else print(result.text())
@@ -455,6 +472,18 @@ def _notices(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _schemas(args: argparse.Namespace) -> int:
+    from ledger.entrypoints.schemas import run
+
+    return run(args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from ledger.entrypoints.reporting import run
+
+    return run(args, _policy(args))
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": _audit,
     "serve": _serve,
@@ -462,6 +491,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "token": _tokens,
     "access-log": _tokens,
     "notices": _notices,
+    "schemas": _schemas,
+    "report": _report,
     "ingest": _ingest,
     "history": _history,
     "encode": _encode,

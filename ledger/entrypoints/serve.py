@@ -4,6 +4,9 @@ One process answers the API and keeps the read models current (a projector
 thread following the log, as ``bloodledger project`` does), so ``/readyz`` can say
 how far behind they are. With ``--bootstrap`` it also takes events over HTTP and
 produces them to the events topic, where the ingest picks them up: one ingest path.
+At ``/registry`` it answers as a read-only Confluent Schema Registry for the contract's
+schemas (``--schemas DIR``: another directory's), for integrators' serializers
+(:mod:`ledger.entrypoints.registry`).
 
 uvicorn's own access log is off: it would write query strings (``?donor=…``) to the
 log, and identifiers never go there. Requests are counted on ``/metrics`` instead.
@@ -24,11 +27,20 @@ from typing import TYPE_CHECKING
 from ledger.adapters.kafka import DEFAULT_TOPIC, TopicEnds
 
 if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
     from ledger.adapters.persistence import Store
     from ledger.bootstrap import ReadModels
     from ledger.domain.identity import IdentityKey
 
 log = logging.getLogger("bloodledger.serve")
+
+#: Seconds a bearer token's holder is kept by default (``--token-cache``): one token
+#: lookup per token every 5 s instead of one per request, a revocation made from another
+#: process (``bloodledger token revoke``) refused within 5 s.
+TOKEN_CACHE_S = 5.0
+#: Threads the routes run on by default (``--threads``).
+WORKER_THREADS = 40
 
 
 def add_parser(
@@ -52,6 +64,27 @@ def add_parser(
     serve.add_argument(
         "--max-lag", type=int, default=10_000, help="events behind at which /readyz fails"
     )
+    serve.add_argument(
+        "--threads",
+        type=int,
+        default=WORKER_THREADS,
+        help="threads the routes run on (each waits for one of the store's connections)",
+    )
+    serve.add_argument(
+        "--token-cache",
+        type=float,
+        default=TOKEN_CACHE_S,
+        metavar="SECONDS",
+        help="how long a bearer token's holder is kept before the store is asked again: "
+        "a token revoked by `token revoke` is refused within this long (0: at once)",
+    )
+    serve.add_argument(
+        "--schemas",
+        type=Path,
+        metavar="DIR",
+        help="the schema directory the Schema Registry at /registry serves "
+        "(default: the ledger's, or $BLOODLEDGER_SCHEMAS)",
+    )
 
 
 def _now() -> datetime:
@@ -70,14 +103,20 @@ class Served:
         topic: str = DEFAULT_TOPIC,
         max_lag: int = 10_000,
         clock: Callable[[], datetime] = _now,
+        schemas: Path | None = None,
+        token_cache_s: float = 0.0,
     ) -> None:
         from ledger.adapters.fhir import fhir_bundle
         from ledger.bootstrap import access_beside, event_submission, open_read_models_of
         from ledger.entrypoints.api import ApiServices
+        from ledger.entrypoints.registry import contract_registry
         from ledger.services.bedside import BedsideChecks
 
+        registry = contract_registry(schemas, topic)  # a bad --schemas: before the store
         self.models = open_read_models_of(store, create=True, identity_key=identity_key)
-        self.access = access_beside(self.models.ledger, store, clock=clock)
+        self.access = access_beside(
+            self.models.ledger, store, clock=clock, remember_tokens_s=token_cache_s
+        )
         self.submission = event_submission(bootstrap, topic) if bootstrap else None
         self.ends = TopicEnds(bootstrap, topic) if bootstrap else None
         self.services = ApiServices(
@@ -89,6 +128,7 @@ class Served:
             max_lag=max_lag,
             clock=clock,
             ingest_lag=self._ingest_lag if self.ends is not None else None,
+            registry=registry,
         )
         self.topic = topic
 
@@ -125,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
         bootstrap=args.bootstrap,
         topic=args.topic,
         max_lag=args.max_lag,
+        schemas=args.schemas,
+        token_cache_s=args.token_cache,
     )
     stopping = threading.Event()
     projector = threading.Thread(
@@ -135,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("serving on %s://%s:%d (store %s)", scheme, args.host, args.port, store.redacted())
     try:
         uvicorn.run(
-            create_app(served.services),
+            WorkerThreads(create_app(served.services), args.threads),
             host=args.host,
             port=args.port,
             ssl_certfile=str(args.certfile) if args.certfile else None,
@@ -148,6 +190,24 @@ def run(args: argparse.Namespace) -> int:
         projector.join(timeout=30)
         served.close()
     return 0
+
+
+class WorkerThreads:
+    """The application, its plain (synchronous) routes run on at most ``threads``
+    threads (AnyIO's default pool, set when the server starts: it belongs to the
+    event loop). More threads than the store has connections only wait for one,
+    and every waiting thread costs the GIL hand-overs of the others."""
+
+    def __init__(self, app: ASGIApp, threads: int) -> None:
+        self.app = app
+        self.threads = threads
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            from anyio import to_thread
+
+            to_thread.current_default_thread_limiter().total_tokens = self.threads
+        await self.app(scope, receive, send)
 
 
 def _follow(models: ReadModels, stopping: threading.Event) -> None:

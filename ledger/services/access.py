@@ -16,6 +16,9 @@ domain's (:mod:`ledger.domain.access`); the tables are a port
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -42,6 +45,7 @@ __all__ = [
     "AccessControl",
     "Denied",
     "Forbidden",
+    "RecentHolders",
     "TokenExists",
     "Unauthenticated",
     "UnknownToken",
@@ -57,15 +61,66 @@ class UnknownToken(ValueError):
     """No token of that name that is not already revoked."""
 
 
-class AccessControl:
-    """Tokens, authentication, authorization and the access log of one store."""
+class RecentHolders:
+    """Who held the tokens authenticated in the last ``seconds`` (at most ``size`` of
+    them, least recently used dropped first): a busy server asks the store once per
+    token every ``seconds``, not once per request. The price: a token revoked from
+    another process is still honoured for up to ``seconds`` (one revoked through the
+    same :class:`AccessControl` is refused at once). ``seconds`` 0 keeps nothing."""
 
     def __init__(
-        self, tables: AccessTables, identities: Identities, clock: Callable[[], datetime]
+        self, seconds: float, size: int = 1024, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.seconds = seconds
+        self.size = size
+        self.clock = clock
+        self._held: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, hashed: str) -> Principal | None:
+        """The holder of the token of hash ``hashed``, if authenticated recently enough."""
+        with self._lock:
+            found = self._held.get(hashed)
+            if found is None:
+                return None
+            if self.clock() - found[0] >= self.seconds:
+                del self._held[hashed]
+                return None
+            self._held.move_to_end(hashed)
+            return found[1]
+
+    def keep(self, hashed: str, principal: Principal) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            self._held[hashed] = (self.clock(), principal)
+            self._held.move_to_end(hashed)
+            while len(self._held) > self.size:
+                self._held.popitem(last=False)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._held.clear()
+
+
+class AccessControl:
+    """Tokens, authentication, authorization and the access log of one store.
+
+    ``remember_tokens_s`` > 0 lets :meth:`authenticate` answer from
+    :class:`RecentHolders` for that long (the HTTP server's bearer tokens)."""
+
+    def __init__(
+        self,
+        tables: AccessTables,
+        identities: Identities,
+        clock: Callable[[], datetime],
+        *,
+        remember_tokens_s: float = 0.0,
     ) -> None:
         self.tables = tables
         self.identities = identities
         self.clock = clock
+        self.recent = RecentHolders(remember_tokens_s)
 
     # -- tokens --
 
@@ -82,6 +137,7 @@ class AccessControl:
 
     def revoke(self, name: str) -> None:
         """Revoke a token: from now on it is refused (401)."""
+        self.recent.forget()
         if not self.tables.revoke(name, self.clock()):
             raise UnknownToken(f"no token named {name!r} that is not already revoked")
 
@@ -94,12 +150,32 @@ class AccessControl:
     def authenticate(self, token: str | None) -> Principal:
         """Who holds ``token`` (raises :class:`Unauthenticated` if there is none, or it
         is unknown or revoked). The store is searched by the token's hash, so no
-        secret is compared character by character."""
+        secret is compared character by character. A holder found within the last
+        ``remember_tokens_s`` seconds is not looked up again."""
         if not token:
             raise Unauthenticated("a bearer token is required")
         if not looks_like_token(token):
             raise Unauthenticated("not a bloodledger token")
-        found = self.tables.token_by_hash(token_hash(token))
+        hashed = token_hash(token)
+        principal = self.recent.get(hashed)
+        if principal is None:
+            principal = self.holder_of(hashed)
+            self.recent.keep(hashed, principal)
+        return principal
+
+    def remembered(self, token: str | None) -> Principal | None:
+        """The holder of ``token`` if :meth:`authenticate` found it within the last
+        ``remember_tokens_s`` seconds, without asking the store; else ``None``."""
+        if not token or not looks_like_token(token):
+            return None
+        return self.recent.get(token_hash(token))
+
+    def holder_of(self, hashed: str) -> Principal:
+        """Who holds the token whose :func:`~ledger.domain.access.token_hash` is
+        ``hashed`` (raises :class:`Unauthenticated` if none does, or it is revoked): a
+        signed-in page's session keeps the hash, never the token, and is asked again
+        on every request, so a revoked token ends its sessions at once."""
+        found = self.tables.token_by_hash(hashed)
         if found is None:
             raise Unauthenticated("unknown token")
         if found.revoked_at is not None:

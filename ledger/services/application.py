@@ -25,7 +25,6 @@ them unchanged.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,11 +53,14 @@ from ledger.domain.stream import FactStream, Recorded
 from ledger.domain.unit import BloodUnit, UnitRecord, unit_id
 from ledger.services.eventlog import EventLog
 from ledger.services.ports import FACT_INDEX, Checkpoint, FactId, LedgerRecorder
+from ledger.services.recent import RecentAggregates
 
 log = logging.getLogger("bloodledger.ledger")
 
 #: How many recently written aggregates are kept in memory by default.
 DEFAULT_CACHE_SIZE = 2000
+#: Events the kept aggregates may hold between them, for each one they may number.
+EVENTS_PER_KEPT = 30
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,9 @@ class BloodLedger(Application[UUID]):
         #: How this ledger treats donor and patient identifiers: every fact recorded
         #: is sealed with them first; outputs reveal with them (set when opened).
         self.identities = identities
-        self.recent: OrderedDict[UUID, Donation | BloodUnit] = OrderedDict()
+        #: The aggregates last written, as written: at most ``cache_size`` of them,
+        #: holding at most ``EVENTS_PER_KEPT`` events each on average.
+        self.recent = RecentAggregates(cache_size, cache_size * EVENTS_PER_KEPT)
         super().__init__(env)
         #: The log, read-only: what the read side is given.
         self.event_log = EventLog(self.ledger_recorder, self.mapper, self.name)
@@ -248,6 +252,7 @@ class BloodLedger(Application[UUID]):
         *,
         checkpoints: Sequence[Checkpoint] = (),
         also: Sequence[BaseAggregate[UUID]] = (),
+        read: Sequence[Donation | BloodUnit] = (),
     ) -> BatchOutcome:
         """Record a batch of facts, and upstream positions, in one transaction.
 
@@ -256,19 +261,30 @@ class BloodLedger(Application[UUID]):
         are returned in the outcome. If any position was already recorded, or an
         event id is taken in another stream, the library raises ``IntegrityError``
         and nothing is written. ``also`` names further aggregates (a lookback
-        case) saved in the same transaction.
+        case) saved in the same transaction; ``read``, aggregates the caller has
+        just read from the store, recorded through as they are instead of being
+        read again (see :meth:`prepare`).
         """
-        return self.commit(self.prepare(facts, also=also), trackings, checkpoints=checkpoints)
+        batch = self.prepare(facts, also=also, read=read)
+        return self.commit(batch, trackings, checkpoints=checkpoints)
 
     def prepare(
-        self, facts: Sequence[ReportedFact], *, also: Sequence[BaseAggregate[UUID]] = ()
+        self,
+        facts: Sequence[ReportedFact],
+        *,
+        also: Sequence[BaseAggregate[UUID]] = (),
+        read: Sequence[Donation | BloodUnit] = (),
     ) -> Batch:
         """Apply a batch to its aggregates in memory: what it would store, what it refuses.
 
         Each fact's identifiers are sealed first (a sealed one stays as it is); a
-        conflict names the fact as given, so the caller finds the record it came in."""
+        conflict names the fact as given, so the caller finds the record it came in.
+        The aggregates in ``read`` are used as they are (a bedside check records
+        through the unit and donation it has just decided on): one that is no longer
+        the stream's last version fails the commit with a version conflict
+        (``IntegrityError``), as a stale kept one does, and nothing is written."""
         sealed = self._sealed(facts, also)
-        workspace = self._workspace(sealed)
+        workspace = self._workspace(sealed, read)
         duplicates = 0
         conflicts: list[Conflict] = []
         in_batch: dict[str, UUID] = {}
@@ -344,19 +360,24 @@ class BloodLedger(Application[UUID]):
         where = FactId(fact.event_id, first.originator_id, first.originator_version)
         return Conflict(fact, where, first.din, first.product_code)
 
-    def _workspace(self, facts: Sequence[ReportedFact]) -> Workspace:
-        """The batch's aggregates: those kept in memory, the rest read in one query."""
+    def _workspace(
+        self, facts: Sequence[ReportedFact], read: Sequence[Donation | BloodUnit] = ()
+    ) -> Workspace:
+        """The batch's aggregates: those given as ``read``, those kept in memory, the
+        rest read in one query."""
         wanted = {donation_id(f.din) for f in facts} | {
             unit_id(f.din, f.product_code) for f in facts if f.product_code is not None
         }
-        missing = {i for i in wanted if i not in self.recent}  # not a set op over the cache
-        found = self.event_log.aggregates(sorted(missing))
+        given = {a.id: a for a in read if a.id in wanted}
+        # Not a set operation over the cache: that would hash every key it holds.
+        missing = {i for i in wanted if i not in given and i not in self.recent}
+        found = {**self.event_log.aggregates(sorted(missing)), **given}
         absent = missing - found.keys()
 
         def load(aggregate_id: UUID) -> Donation | BloodUnit | None:
             if aggregate_id in absent:
                 return None
-            kept = self.recent.pop(aggregate_id, None)
+            kept = self.recent.take(aggregate_id)
             return kept if kept is not None else self.load(aggregate_id)
 
         workspace = Workspace(load)
@@ -371,10 +392,7 @@ class BloodLedger(Application[UUID]):
         has since appended to fails its next write with a version conflict,
         and is then read afresh from the store.
         """
-        for aggregate in aggregates:
-            self.recent[aggregate.id] = aggregate
-        while len(self.recent) > self.cache_size:
-            self.recent.popitem(last=False)
+        self.recent.keep(aggregates)
 
     def checkpoint(self, partition_key: str) -> Checkpoint | None:
         """Where a Kafka partition was read to (offset and fingerprint of that record)."""
@@ -394,11 +412,39 @@ class BloodLedger(Application[UUID]):
     ) -> list[UnitRecord]:
         """The units of a donation (or the one named), in order of first appearance,
         each with its donation's facts — only those recorded by ``known_at``, if given."""
+        if product_code:
+            found = self.unit_and_donation(din, product_code, known_at)
+            return [unit_record(*found)] if found is not None else []
         donation = self.donation(din, known_at)
         if donation is None:
             return []
-        codes = [product_code] if product_code else donation.product_codes
-        ids = [unit_id(din, code) for code in codes]
+        codes = donation.product_codes
+        units = self.event_log.aggregates([unit_id(din, code) for code in codes], known_at=known_at)
+        in_order = [units.get(unit_id(din, code)) for code in codes]
+        return [unit_record(u, donation) for u in in_order if isinstance(u, BloodUnit)]
+
+    def unit_to_record(self, din: str, product_code: str) -> tuple[BloodUnit, Donation] | None:
+        """A unit and its donation as stored now, to decide on and record through
+        (:meth:`record`'s ``read``): the copies this ledger kept, taken out (no other
+        thread sees them until they are written and kept again), with what was stored
+        after them read and applied — or, not kept, read whole. One query either way;
+        whatever another process appended is read."""
+        ids = [unit_id(din, product_code), donation_id(din)]
+        kept = {i: a for i in ids if (a := self.recent.take(i)) is not None}
+        found = self.event_log.current(ids, kept)
+        unit, donation = found.get(ids[0]), found.get(ids[1])
+        if isinstance(unit, BloodUnit) and isinstance(donation, Donation):
+            return unit, donation
+        return None
+
+    def unit_and_donation(
+        self, din: str, product_code: str, known_at: datetime | None = None
+    ) -> tuple[BloodUnit, Donation] | None:
+        """One unit and its donation, read together from the store (one query),
+        optionally as known at ``known_at``."""
+        ids = [unit_id(din, product_code), donation_id(din)]
         found = self.event_log.aggregates(ids, known_at=known_at)
-        units = [found.get(unit_id(din, code)) for code in codes]
-        return [unit_record(u, donation) for u in units if isinstance(u, BloodUnit)]
+        unit, donation = found.get(ids[0]), found.get(ids[1])
+        if isinstance(unit, BloodUnit) and isinstance(donation, Donation):
+            return unit, donation
+        return None

@@ -1,8 +1,9 @@
 """The bedside pre-transfusion check, as a use case: one unit read, one fact recorded.
 
 ``BedsideChecks.check`` answers "may this unit be hung for this patient?" from
-the ledger's current facts: it loads the unit (with its donation's facts),
-evaluates the rules of :mod:`ledger.domain.bedside` on the unit's state at the
+the ledger's current facts: it reads the unit and its donation as stored now
+(one query: only what was stored after the copies the ledger kept of them, if it
+did), evaluates the rules of :mod:`ledger.domain.bedside` on the unit's state at the
 instant asked about, records the answer in the unit's stream as a
 ``PreTransfusionCheckPerformed`` fact (who asked, from which facility, the
 decision and its reasons) and returns the answer document::
@@ -30,13 +31,15 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.domain.bedside import BedsideAnswer, BedsideRequest, check_unit
 from ledger.domain.din import InvalidDIN, is_fin, validate_din
+from ledger.domain.donation import Donation, unit_record
 from ledger.domain.facts import ReportedFact
 from ledger.domain.identity import IDENTITY_FIELDS
 from ledger.domain.instants import iso
-from ledger.domain.unit import UnitRecord
+from ledger.domain.unit import BloodUnit, UnitRecord
+from ledger.domain.unit_state import UnitState
 from ledger.domain.vocabulary import ABO, EventType, RhD
 from ledger.services.application import BloodLedger
-from ledger.services.history import unit_json
+from ledger.services.history import unit_state_json
 
 #: ``source_system`` of the checks the ledger answers over its API.
 API_SOURCE = "bloodledger-api"
@@ -90,38 +93,45 @@ class BedsideChecks:
         _validate(request, actor, source_system)
         at = _to_the_millisecond(request.at if request.at is not None else self.clock())
         patient = self.ledger.identities.seal(IDENTITY_FIELDS["patient_id"], request.patient_id)
+        asked = BedsideRequest(
+            patient, request.patient_abo, request.patient_rhd, request.facility, at
+        )
         for attempt in range(1, ATTEMPTS + 1):
-            record = self._unit(request)
-            answer = check_unit(
-                record.state(at),
-                BedsideRequest(
-                    patient, request.patient_abo, request.patient_rhd, request.facility, at
-                ),
-            )
+            unit, donation = self._unit(request)
+            record = unit_record(unit, donation)
+            state = record.state(at)
+            answer = check_unit(state, asked)
+            document = self._document(record, state, answer, at)
             fact = _performed(request, answer, at, actor, source_system)
             try:
-                self.ledger.record([fact])
-            except IntegrityError:  # the unit was appended to meanwhile: read it again
+                # Through the unit and donation just read: no second read. Should
+                # another writer have appended to the unit since, the write fails
+                # (a version conflict; the copies are dropped) and the check is made
+                # again on what is stored then.
+                self.ledger.record([fact], read=[unit, donation])
+            except IntegrityError:
                 if attempt == ATTEMPTS:
                     raise
                 continue
-            return self._document(record, answer, at)
+            return document
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _unit(self, request: CheckRequest) -> UnitRecord:
-        units = self.ledger.units_of(request.din, request.product_code)
-        if not units:
+    def _unit(self, request: CheckRequest) -> tuple[BloodUnit, Donation]:
+        found = self.ledger.unit_to_record(request.din, request.product_code)
+        if found is None:
             msg = f"no unit {request.din} {request.product_code} in the ledger"
             raise UnknownUnit(msg)
-        return units[0]
+        return found
 
-    def _document(self, record: UnitRecord, answer: BedsideAnswer, at: datetime) -> dict[str, Any]:
-        unit = unit_json(record, as_of=at)
-        del unit["events"]  # the history has them; the bedside needs the unit's state
+    def _document(
+        self, record: UnitRecord, state: UnitState, answer: BedsideAnswer, at: datetime
+    ) -> dict[str, Any]:
+        """The answer; the unit as history renders it, without its facts (the history
+        has them; the bedside needs the unit's state)."""
         document = {
             "decision": answer.decision.value,
             "reasons": [reason.to_json() for reason in answer.reasons],
-            "unit": unit,
+            "unit": unit_state_json(record, at, state),
             "checked_at": iso(at),
         }
         revealed: dict[str, Any] = self.ledger.identities.revealed(document)

@@ -75,6 +75,19 @@ class EventLog:
             found[stream] = fold(found.get(stream), [event])
         return found
 
+    def current(self, ids: Sequence[UUID], kept: dict[UUID, Any]) -> dict[UUID, Any]:
+        """These aggregates as stored now (those with no events are absent), in one
+        query: each one in ``kept`` — a copy held in memory, changed here in place —
+        brought up to date with the events stored after its version, the others read
+        whole. What another process appended is read; nothing is assumed."""
+        found = {i: kept[i] for i in ids if i in kept}
+        versions = [found[i].version if i in found else 0 for i in ids]
+        for stored in self._recorder.select_stream_tails(ids, versions):
+            event = self._mapper.to_domain_event(stored)
+            stream = event.originator_id
+            found[stream] = fold(found.get(stream), [event])
+        return found
+
 
 class KnownAt:
     """The log as the ledger knew it at ``known_at``: each stream up to its first event

@@ -20,7 +20,7 @@ from typing import Any
 from ledger.domain.events import Fact
 from ledger.domain.instants import iso
 from ledger.domain.unit import UnitRecord
-from ledger.domain.unit_state import in_occurred_order
+from ledger.domain.unit_state import UnitState, in_occurred_order
 
 
 def _jsonable(value: Any) -> Any:
@@ -46,8 +46,16 @@ def unit_json(unit: UnitRecord, as_of: datetime | None = None) -> dict[str, Any]
     """A unit's facts (occurred by ``as_of``) in real-world order, its state, and each
     finding with when it occurred and since when the ledger knew it."""
     facts = [f for f in in_occurred_order(unit.facts) if as_of is None or f.occurred_at <= as_of]
-    state = unit.state(as_of)
-    known = unit.known_since(as_of)
+    return {**unit_state_json(unit, as_of), "events": [fact_json(f) for f in facts]}
+
+
+def unit_state_json(
+    unit: UnitRecord, as_of: datetime | None = None, state: UnitState | None = None
+) -> dict[str, Any]:
+    """:func:`unit_json` without the facts (what a bedside answer shows): ``state``, if
+    given, is ``unit.state(as_of)`` already evaluated."""
+    state = state if state is not None else unit.state(as_of)
+    known = unit.known_since(as_of) if state.findings else {}
     flags_known: dict[str, str] = {}
     for finding in state.findings:
         flags_known.setdefault(finding.flag, iso(known[finding]))
@@ -65,7 +73,6 @@ def unit_json(unit: UnitRecord, as_of: datetime | None = None) -> dict[str, Any]
             }
             for f in state.findings
         ],
-        "events": [fact_json(f) for f in facts],
     }
 
 

@@ -9,7 +9,9 @@ to (see :mod:`.partitions`), so a replayed message is recognised even when
 the Kafka offset commit was lost, and a broker that lost its history is
 detected rather than trusted. Facts are also idempotent by ``event_id``, so a
 producer's re-send is a no-op. While the database is unavailable the ingest
-waits with backoff (:mod:`.retry`).
+waits with backoff (:mod:`.retry`); so it does on a record whose writer schema
+only a schema registry knows while that registry cannot answer (the record is
+neither stored nor dead-lettered until it does).
 
 The consumer, the dead-letter sink and the decoder are ports
 (:mod:`.ports`): Kafka in production, in-memory doubles in unit tests.
@@ -36,6 +38,7 @@ from ledger.services.ports import (
     KafkaRecord,
     Partition,
     RecordConsumer,
+    SchemaRegistryUnavailable,
     UndecodableBatch,
 )
 from ledger.services.retry import Stopped, until_available
@@ -167,6 +170,9 @@ class Ingestor:
         self._stopping = False
         self._stop: Callable[[], bool] = lambda: False
         self._assigned_once = False
+        #: When partitions were first assigned: idleness is counted from then at the
+        #: earliest (a slow group join is not "caught up").
+        self._assigned_at = 0.0
         #: Partitions this worker held at a batch that cannot be decoded (nothing after
         #: it was read); a partition assigned again is read again, up to that batch.
         self.held: dict[Partition, UndecodableBatch] = {}
@@ -195,6 +201,8 @@ class Ingestor:
                 self.consumer.seek_to_beginning(tp)
             else:
                 self.consumer.seek(tp, checkpoint.offset)
+        if not self._assigned_once:
+            self._assigned_at = time.monotonic()
         self._assigned_once = True
         log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
 
@@ -227,7 +235,10 @@ class Ingestor:
                 if self._idle_long_enough(now, started, last_records):
                     break
         except Stopped:
-            log.info("stopped while waiting for the database; the batch in hand will be re-read")
+            log.info(
+                "stopped while waiting for the database or the schema registry; "
+                "the batch in hand will be re-read"
+            )
         finally:
             self._report(time.monotonic() - started)
             self._close()
@@ -257,7 +268,7 @@ class Ingestor:
                 log.error("no partition assigned within %.0f s; giving up", ASSIGNMENT_TIMEOUT_S)
                 return True
             return False
-        return now - last_records >= until_idle
+        return now - max(last_records, self._assigned_at) >= until_idle
 
     def ingest(self, batch: Mapping[Partition, Sequence[KafkaRecord]]) -> None:
         """Store one poll: dead letters first, then facts, positions and checkpoints at once."""
@@ -327,10 +338,26 @@ class Ingestor:
         decoded: list[tuple[ReportedFact, KafkaRecord]] = []
         for record in records:
             try:
-                decoded.append((decode_record(self.decoder, record), record))
+                decoded.append((self._decode(record), record))
             except NotAFact as reason:
                 self._dead_letter(record, reason)
         return decoded
+
+    def _decode(self, record: KafkaRecord) -> ReportedFact:
+        """One record's fact; while the schema registry its writer schema must come from
+        cannot answer, wait and ask again (nothing of the record is decided meanwhile)."""
+        try:
+            return decode_record(self.decoder, record)
+        except SchemaRegistryUnavailable:
+            pass  # the cold path, below: no watchdog thread per record on the hot one
+        return until_available(
+            partial(decode_record, self.decoder, record),
+            what=f"decoding {record.topic}[{record.partition}]@{record.offset}",
+            stopping=self.stopping,
+            first_pause=self.settings.retry_pause,
+            unavailable=(SchemaRegistryUnavailable,),
+            down="schema registry",
+        )
 
     def _dead_letter(self, record: KafkaRecord, reason: NotAFact) -> None:
         state = self.partitions[Partition(record.topic, record.partition)]

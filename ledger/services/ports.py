@@ -22,6 +22,8 @@ from eventsourcing.persistence import ProcessRecorder, StoredEvent
 from ledger.domain.acknowledgement import NoticeLimits
 from ledger.domain.facts import NotAFact, ReportedFact
 from ledger.domain.notice import RecallNotice
+from ledger.domain.supply import ShelfSpell, Use
+from ledger.domain.transfusion import Evaluation, Reaction, Transfusion
 
 
 def first_line(error: BaseException) -> str:
@@ -94,6 +96,14 @@ class LedgerRecorder(ProcessRecorder, ABC):
         """Every event of the given streams (only those notified by ``up_to``), in
         stream order: one query however many streams, so a batch reads its
         aggregates at once."""
+
+    @abstractmethod
+    def select_stream_tails(
+        self, originator_ids: Sequence[UUID], after: Sequence[int]
+    ) -> list[StoredEvent]:
+        """The events of each stream above the version given for it (0: all of them),
+        in stream order, in one query: what a copy of each stream kept in memory at
+        that version lacks — usually nothing."""
 
 
 # -- the notice outbox ------------------------------------------------------------------
@@ -284,6 +294,34 @@ class EventPublisher(Protocol):
     def close(self) -> None: ...
 
 
+# -- a schema registry --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisteredSchema:
+    """A schema as a Schema Registry holds it under an id: its text, its type (``AVRO``,
+    ``JSON``, ``PROTOBUF``) and the subjects it references (none: it parses on its own)."""
+
+    text: str
+    schema_type: str = "AVRO"
+    references: tuple[str, ...] = ()
+
+
+class SchemaRegistryUnavailable(Exception):
+    """The schema registry could not answer (down, refused, timed out, an error status):
+    nothing is known of the schema id asked for, so its message waits, never
+    dead-lettered. The message names the registry (without credentials) and why."""
+
+
+class SchemaRegistry(Protocol):
+    """Writer schemas the manifest does not have, by Confluent schema id (a Confluent
+    Schema Registry, Karapace, Apicurio's ``ccompat`` API, or the ledger's own)."""
+
+    def schema(self, schema_id: int) -> RegisteredSchema | None:
+        """The schema registered under ``schema_id``; ``None`` if the registry says it has
+        none; raises :class:`SchemaRegistryUnavailable` if it cannot say."""
+
+
 #: Where a dead letter came from: (topic, partition, offset).
 Origin = tuple[str, int, int]
 
@@ -340,6 +378,30 @@ class DonorIndex(Protocol):
 
     def unmatched_acknowledgements(self, unit_ids: Sequence[str]) -> list[dict[str, Any]]:
         """These units' acknowledgements that close no notice, with why."""
+
+
+class UsageRecords(Protocol):
+    """What the quality and inventory reports read of one facility's use of blood
+    (projections implement it); every window is half-open, [start, end)."""
+
+    def transfusions(self, facility: str, start: datetime, end: datetime) -> list[Transfusion]:
+        """The units started for patients at the facility in the window."""
+
+    def reactions(self, facility: str, start: datetime, end: datetime) -> list[Reaction]:
+        """The adverse reactions the facility reported in the window."""
+
+    def evaluations(self, unit_ids: Sequence[str]) -> list[Evaluation]:
+        """Every post-transfusion evaluation of these units, whenever recorded."""
+
+    def shelf(self, facility: str, start: datetime, end: datetime) -> list[ShelfSpell]:
+        """The facility's shelf spells that overlap the window, its end included (the
+        inventory report's last sample is at the end)."""
+
+    def uses(self, facility: str, start: datetime, end: datetime) -> list[Use]:
+        """The facility's uses of units in (start, end]."""
+
+    def is_centre(self, facility: str) -> bool:
+        """The facility produces components (a blood centre)."""
 
 
 # -- the audit log ---------------------------------------------------------------------

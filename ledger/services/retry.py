@@ -1,10 +1,14 @@
-"""Waiting out an unavailable database: retry with backoff, a clear log line, no crash-loop.
+"""Waiting out an unavailable database (or schema registry): retry with backoff, a clear
+log line, no crash-loop.
 
 The library already retries a failed statement a few times within a couple
 of seconds. A restart of PostgreSQL, or a dropped connection pool, lasts
 longer; the ingest then waits here — doubling the pause up to a ceiling —
 and carries on with the same batch once the database answers. Nothing is
-skipped: the batch's Kafka offsets are committed only after it is stored.
+skipped: the batch's Kafka offsets are committed only after it is stored. The same
+wait serves any other service the ingest cannot do without for a while: a schema
+registry asked for a writer schema (``unavailable``: what its failure raises, ``down``:
+what the log calls it).
 """
 
 from __future__ import annotations
@@ -47,19 +51,21 @@ def until_available(
     stopping: Callable[[], bool] = lambda: False,
     first_pause: float = 0.5,
     max_pause: float = 30.0,
+    unavailable: tuple[type[BaseException], ...] = UNAVAILABLE,
+    down: str = "database",
 ) -> T:
-    """Run ``action``; while the database is unavailable, wait and run it again."""
+    """Run ``action``; while the database (``down``) is unavailable, wait and run it again."""
     pause = first_pause
     while True:
-        watchdog = _Watchdog(what)
+        watchdog = _Watchdog(what, down)
         try:
             return action()
-        except UNAVAILABLE as error:
+        except unavailable as error:
             if stopping():
                 raise Stopped(what) from error
             log.warning(
-                "%s: database unavailable (%s: %s); retrying in %.1f s",
-                what, type(error).__name__, first_line(error), pause,
+                "%s: %s unavailable (%s: %s); retrying in %.1f s",
+                what, down, type(error).__name__, first_line(error), pause,
             )  # fmt: skip
             sleep_unless_stopped(pause, stopping)
             pause = min(pause * 2, max_pause)
@@ -70,8 +76,9 @@ def until_available(
 class _Watchdog:
     """Says so when a database call hangs (a pool waiting for a server to come back)."""
 
-    def __init__(self, what: str, after: float = SLOW_AFTER_S) -> None:
+    def __init__(self, what: str, down: str = "database", after: float = SLOW_AFTER_S) -> None:
         self.what = what
+        self.down = down
         self.started = time.monotonic()
         self._timer = threading.Timer(after, self._warn)
         self._timer.daemon = True
@@ -79,7 +86,9 @@ class _Watchdog:
 
     def _warn(self) -> None:
         waited = time.monotonic() - self.started
-        log.warning("%s: database unavailable for %.0f s so far; still waiting", self.what, waited)
+        log.warning(
+            "%s: %s unavailable for %.0f s so far; still waiting", self.what, self.down, waited
+        )
 
     def cancel(self) -> None:
         self._timer.cancel()

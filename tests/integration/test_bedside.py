@@ -265,20 +265,17 @@ def test_a_check_takes_milliseconds(ledger: BloodLedger) -> None:
     assert statistics.median(timings) < 0.25, timings
 
 
-def test_a_check_after_another_writer_appended_reads_the_unit_again(
-    durable_store_url: str, ledger: BloodLedger, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The check's ledger keeps the unit it last wrote; another process appends to it:
-    the first write fails on the unit's version, the second, from the store, does not."""
-    story = Story()
-    din_value = recorded(ledger, story)
-    checks = BedsideChecks(ledger, clock)
-    assert checks.check(request_of(story, din_value), actor=ACTOR)["decision"] == "ALLOW"
+def _started_elsewhere(durable_store_url: str, story: Story, din_value: str) -> None:
+    """Another process (its own ledger on the store) reports the transfusion started."""
     other = open_ledger(store_for(durable_store_url))
     try:
         other.record([story.timeline(din_value).started(hour=CHECK_HOUR + 0.1, patient=PATIENT)])
     finally:
         other.close()
+
+
+def _counting_writes(ledger: BloodLedger, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each write of the ledger from now on, as "recorded" or "conflict"."""
     outcomes: list[str] = []
     record = ledger.record
 
@@ -292,11 +289,59 @@ def test_a_check_after_another_writer_appended_reads_the_unit_again(
         return result
 
     monkeypatch.setattr(ledger, "record", counted)
-    later = request_of(story, din_value, at=at(CHECK_HOUR + 0.2))
-    answer = checks.check(later, actor=ACTOR)
-    assert outcomes == ["conflict", "recorded"]
+    return outcomes
+
+
+def _answered_from_the_transfusion(answer: dict[str, Any]) -> None:
     assert [r["code"] for r in answer["reasons"]] == ["DOUBLE_USE"]
-    assert len(checks_of(ledger, din_value)) == 2
     assert answer["unit"]["state"]["status"] == "IN_TRANSFUSION"
     assert answer["unit"]["state"]["holder_patient_id"] == PATIENT
     assert answer["unit"]["state"]["facility"] == HOSPITAL
+
+
+def test_a_check_reads_the_unit_from_the_store_not_from_what_its_ledger_kept(
+    durable_store_url: str, ledger: BloodLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check's ledger keeps the unit it last wrote; another process appends to it:
+    the next check decides on the store's unit, and records through it at once."""
+    story = Story()
+    din_value = recorded(ledger, story)
+    checks = BedsideChecks(ledger, clock)
+    assert checks.check(request_of(story, din_value), actor=ACTOR)["decision"] == "ALLOW"
+    _started_elsewhere(durable_store_url, story, din_value)
+    outcomes = _counting_writes(ledger, monkeypatch)
+    later = request_of(story, din_value, at=at(CHECK_HOUR + 0.2))
+    answer = checks.check(later, actor=ACTOR)
+    assert outcomes == ["recorded"]
+    _answered_from_the_transfusion(answer)
+    assert len(checks_of(ledger, din_value)) == 2
+
+
+def test_a_check_whose_unit_changed_between_its_read_and_its_write_is_made_again(
+    durable_store_url: str, ledger: BloodLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process appends to the unit after the check has read it and before it
+    writes: the write fails on the unit's version, nothing of it is stored, and the
+    check is decided again on what the store then holds — never answered from facts
+    that were no longer the unit's last."""
+    story = Story()
+    din_value = recorded(ledger, story)
+    checks = BedsideChecks(ledger, clock)
+    read = ledger.unit_to_record
+    reads = 0
+
+    def read_then_another_writes(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reads
+        found = read(*args, **kwargs)
+        reads += 1
+        if reads == 1:
+            _started_elsewhere(durable_store_url, story, din_value)
+        return found
+
+    monkeypatch.setattr(ledger, "unit_to_record", read_then_another_writes)
+    outcomes = _counting_writes(ledger, monkeypatch)
+    later = request_of(story, din_value, at=at(CHECK_HOUR + 0.2))
+    answer = checks.check(later, actor=ACTOR)
+    assert (reads, outcomes) == (2, ["conflict", "recorded"])
+    _answered_from_the_transfusion(answer)
+    assert len(checks_of(ledger, din_value)) == 1

@@ -8,6 +8,7 @@ store: no broker, no database. The real-broker tests (``tests/integration``,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -438,3 +439,30 @@ def test_a_batch_that_cannot_be_decoded_holds_its_partition_and_only_it(rig: Rig
     fixed, _, _ = rig.ingest(Consumer(rig.broker))  # the operator fixed it
     assert fixed.held == {}
     assert sum(stored_facts(rig.ledger).values()) == 48
+
+
+@dataclass
+class SlowJoin(Consumer):
+    """A group member whose join takes longer than the ingest's ``until_idle``, and whose
+    joining poll brings the assignment and no records (as a real consumer's may)."""
+
+    join_s: float = 0.3
+
+    def poll(self, timeout_ms: int, max_records: int) -> Mapping[Partition, Sequence[KafkaRecord]]:
+        if self._pending is not None:
+            time.sleep(self.join_s)
+            assigned, self._pending = self._pending, None
+            for tp in assigned:
+                self.positions.setdefault(tp, self.committed.get(tp, 0))
+            assert self._assigned is not None
+            self._assigned(assigned)
+            return {}
+        return super().poll(timeout_ms, max_records)
+
+
+def test_a_group_join_slower_than_until_idle_is_not_idleness(rig: Rig) -> None:
+    """``--until-idle`` counts from the assignment at the earliest: a slow join (a loaded
+    broker) is not "caught up", and the records are read."""
+    rig.broker.publish(facts(1))
+    ingestor, _, _ = rig.ingest(SlowJoin(rig.broker), until_idle=0.1)
+    assert ingestor.counters.stored == 12

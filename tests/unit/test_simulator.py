@@ -19,6 +19,7 @@ import pytest
 
 from ledger.domain.din import is_fin, validate_din
 from ledger.domain.facts import ReportedFact
+from ledger.domain.lookback import automatic_case_id
 from ledger.domain.vocabulary import (
     DONATION_LEVEL,
     INFECTIOUS_MARKERS,
@@ -29,8 +30,12 @@ from ledger.domain.vocabulary import (
 from simulator import (
     BREACH_FLAGS,
     INJECTED_FLAGS,
+    REGION_CONFIG,
+    ComponentUse,
     DemoConfig,
     DemoStream,
+    HospitalUse,
+    PlantedRecall,
     generate,
 )
 
@@ -238,6 +243,246 @@ def test_scales_to_many_hospitals() -> None:
     assert len(stream.hospitals) == 20
     assert all(is_fin(hospital) for hospital in stream.hospitals)
     assert_only_injected_flags(stream)
+
+
+# -- the planted recall -------------------------------------------------------------
+
+#: The small world with the recall planted (the region plants it too).
+RECALLED = DemoConfig(recall=True)
+
+
+@pytest.fixture(scope="module")
+def recalled() -> DemoStream:
+    return generate(RECALLED)
+
+
+def planted(stream: DemoStream) -> PlantedRecall:
+    assert stream.recall is not None
+    return stream.recall
+
+
+def test_no_recall_is_planted_unless_asked_for(stream: DemoStream) -> None:
+    assert stream.recall is None
+
+
+def test_the_recall_raises_no_flag_but_its_reactive_donations(recalled: DemoStream) -> None:
+    assert_only_injected_flags(recalled)
+    reactive = {din for din, _ in recalled.injected[Flag.REACTIVE_DONATION]}
+    assert planted(recalled).reactive_din in reactive
+    assert planted(recalled).earlier_din not in reactive
+
+
+def collections_of(stream: DemoStream) -> dict[str, ReportedFact]:
+    return {f.din: f for f in unique(stream.facts) if f.event_type == EventType.DonationCollected}
+
+
+def test_the_recalled_donor_gave_whole_blood_twice_six_months_apart(recalled: DemoStream) -> None:
+    recall = planted(recalled)
+    collected = collections_of(recalled)
+    earlier, later = collected[recall.earlier_din], collected[recall.reactive_din]
+    donors = [f.din for f in collected.values() if f.payload["donor_id"] == recall.donor_id]
+    assert sorted(donors) == sorted([recall.earlier_din, recall.reactive_din])
+    assert later.occurred_at - earlier.occurred_at >= timedelta(days=180)
+    for fact in (earlier, later):
+        assert (fact.payload["procedure"], fact.payload["donation_type"]) == (
+            "WHOLE_BLOOD",
+            "VOLUNTARY",
+        )
+    assert earlier.occurred_at < recalled.end - timedelta(days=RECALLED.days)  # before the period
+    assert recall.earlier_din < recall.reactive_din  # the centre numbers DINs as it collects
+
+
+def test_the_earlier_donation_was_negative_and_the_later_reactive_days_before_the_end(
+    recalled: DemoStream,
+) -> None:
+    recall = planted(recalled)
+    results = [f for f in unique(recalled.facts) if f.event_type == EventType.TestResultRecorded]
+    earlier = [f.payload["result"] for f in results if f.din == recall.earlier_din]
+    assert len(earlier) == 9
+    assert set(earlier) == {"NEGATIVE"}
+    reactive = [
+        (f.payload["test"], f.occurred_at)
+        for f in results
+        if f.din == recall.reactive_din and f.payload["result"] == "REACTIVE"
+    ]
+    assert reactive == [(recall.test, recall.result_at)]
+    assert recall.test in INFECTIOUS_MARKERS
+    assert recall.result_at <= recalled.end - timedelta(days=4)
+    assert recall.case_id == automatic_case_id(recall.reactive_din)
+
+
+def test_the_earlier_units_are_where_their_notices_must_go_when_the_result_comes(
+    recalled: DemoStream,
+) -> None:
+    """Shelved, transfused or on the way at the result, and untouched after it."""
+    recall = planted(recalled)
+    by_unit = units(recalled.facts)
+    shelf, given, moving = (
+        by_unit[(u.din, u.product_code)]
+        for u in (recall.on_shelf, recall.transfused, recall.in_transit)
+    )
+    assert [f.din for f in (shelf[0], given[0], moving[0])] == [recall.earlier_din] * 3
+    assert {u for u in by_unit if u[0] == recall.earlier_din} == {
+        (u.din, u.product_code) for u in (recall.on_shelf, recall.transfused, recall.in_transit)
+    }
+    for facts in (shelf, given, moving):
+        assert facts[-1].occurred_at < recall.result_at
+    assert (shelf[-1].event_type, shelf[-1].facility) == (
+        EventType.UnitReceived,
+        recall.on_shelf.facility,
+    )
+    started = [f for f in given if f.event_type == EventType.TransfusionStarted]
+    assert [(f.facility, f.payload["patient_id"]) for f in started] == [
+        (recall.transfused.facility, recall.recipient_id)
+    ]
+    assert moving[-1].event_type == EventType.UnitIssued
+    assert moving[-1].payload["to_facility"] == recall.in_transit.facility
+    assert not [f for f in moving if f.event_type == EventType.UnitReceived]
+    facilities = {u.facility for u in (recall.on_shelf, recall.transfused, recall.in_transit)}
+    assert len(facilities) == 3
+    assert facilities <= set(recalled.hospitals)
+
+
+def test_the_recall_names_its_notices_by_unit_facility_and_action(recalled: DemoStream) -> None:
+    recall = planted(recalled)
+    actions = {(n[2], n[3], n[4]) for n in recall.notices()}
+    assert actions == {
+        (recall.on_shelf.facility, "QUARANTINE", None),
+        (recall.transfused.facility, "NOTIFY_RECIPIENT", recall.recipient_id),
+        (recall.in_transit.facility, "QUARANTINE", None),
+    }
+
+
+def test_with_two_hospitals_the_unit_on_its_way_goes_to_the_first() -> None:
+    stream = generate(DemoConfig(recall=True, hospitals=2, days=10, seed=4))
+    recall = planted(stream)
+    assert recall.in_transit.facility == recall.on_shelf.facility != recall.transfused.facility
+    assert_only_injected_flags(stream)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (DemoConfig(recall=True, hospitals=1), "at least 2 hospitals"),
+        (DemoConfig(recall=True, days=4), "at least 5 days"),
+        (DemoConfig(recall=True, donations_per_day=0), "at least 5 days"),
+    ],
+)
+def test_a_recall_that_cannot_be_planted_is_refused(config: DemoConfig, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        generate(config)
+
+
+# -- the world's knobs and the demo's region ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        DemoConfig(lead_in_days=-1),
+        DemoConfig(rhd_negative_share=1.5),
+        DemoConfig(autologous_share=0.6, apheresis_share=0.6),
+        DemoConfig(use=HospitalUse(plasma=ComponentUse(per_donation=-0.1, cover_days=4))),
+    ],
+)
+def test_a_world_out_of_bounds_is_refused(config: DemoConfig) -> None:
+    with pytest.raises(ValueError, match="DemoConfig"):
+        generate(config)
+
+
+def test_a_lead_in_stocks_the_centre_before_the_first_request() -> None:
+    config = DemoConfig(days=3, lead_in_days=4, hospitals=2, seed=3)
+    stream = generate(config)
+    before = [f for f in unique(stream.facts) if f.occurred_at < config.start]
+    assert {f.facility for f in before} == {stream.centre}
+    collected = [f for f in before if f.event_type == EventType.DonationCollected]
+    assert len(collected) > 2 * config.donations_per_day
+    platelets = [f for f in collected if f.payload["procedure"] == "APHERESIS"]
+    assert platelets  # collected in the lead-in's last two days, to be in date for the period
+    assert all(f.occurred_at >= config.start - timedelta(days=2) for f in platelets)
+    first_run = [
+        f
+        for f in unique(stream.facts)
+        if f.event_type == EventType.UnitReceived
+        and f.occurred_at < config.start + timedelta(hours=6)
+    ]
+    assert {f.din for f in first_run} <= {f.din for f in collected}  # the reserve goes out
+    assert len(first_run) > config.donations_per_day
+
+
+def test_rhd_negative_plasma_may_be_left_at_the_centre() -> None:
+    def issued_rhd_negative(use: HospitalUse) -> set[str]:
+        stream = generate(DemoConfig(breach_rate=0, rhd_negative_share=0.1, use=use, seed=8))
+        groups = {
+            (f.din, f.product_code): (f.payload["component"], f.payload["rhd"])
+            for f in stream.facts
+            if f.event_type == EventType.ComponentProduced
+        }
+        return {
+            groups[(f.din, f.product_code)][0]
+            for f in stream.facts
+            if f.event_type == EventType.UnitIssued and groups[(f.din, f.product_code)][1] == "NEG"
+        }
+
+    assert issued_rhd_negative(HospitalUse()) >= {"PLASMA", "RED_CELLS"}
+    kept = issued_rhd_negative(HospitalUse(rhd_negative_plasma=False))
+    assert "RED_CELLS" in kept
+    assert not kept & {"PLASMA", "CRYO"}
+
+
+@pytest.fixture(scope="module")
+def region() -> DemoStream:
+    return generate(REGION_CONFIG)
+
+
+def test_the_region_fits_the_demo_s_minute(region: DemoStream) -> None:
+    """``make demo`` ingests it in well under a minute (about 8,000 facts a second)."""
+    assert 60_000 <= len(region.facts) <= 130_000
+    assert len(region.hospitals) == REGION_CONFIG.hospitals >= 3
+    assert region.recall is not None
+    assert region.late > 0
+
+
+def test_the_region_raises_only_the_flags_it_planted(region: DemoStream) -> None:
+    assert_only_injected_flags(region)
+    for flag in BREACH_FLAGS:
+        assert region.injected[flag], flag
+
+
+def test_the_region_transfuses_as_the_seed_hospital_reports(region: DemoStream) -> None:
+    """The seed hospital's 2025 report: component transfusion rate 99.1 %; of the units
+    (单位) transfused, red cells 78.6 %, plasma 15.3 %, platelets 5.7 %, cryo 0.4 %."""
+    produced = {
+        (f.din, f.product_code): f.payload
+        for f in region.facts
+        if f.event_type == EventType.ComponentProduced
+    }
+    given = [
+        produced[(f.din, f.product_code)]
+        for f in unique(region.facts)
+        if f.event_type == EventType.TransfusionStarted
+    ]
+    whole_blood = sum(1 for p in given if p["component"] == "WHOLE_BLOOD")
+    assert 0.985 <= 1 - whole_blood / len(given) <= 0.997
+    units_given: Counter[str] = Counter()
+    for p in given:
+        units_given[p["component"]] += p["units"]
+    share = {c: n / sum(units_given.values()) for c, n in units_given.items()}
+    assert 0.72 <= share["RED_CELLS"] <= 0.85
+    assert 0.10 <= share["PLASMA"] <= 0.20
+    assert 0.035 <= share["PLATELETS"] <= 0.08
+    assert share["CRYO"] <= 0.02
+
+
+def test_the_region_s_rhd_negative_donors_are_as_rare_as_among_han_chinese(
+    region: DemoStream,
+) -> None:
+    groups = [
+        f.payload["rhd"]
+        for f in region.facts
+        if f.event_type == EventType.TestResultRecorded and f.payload["test"] == "ABO_RHD"
+    ]
+    assert 0.001 <= groups.count("NEG") / len(groups) <= 0.008
 
 
 # -- the reference oracle ----------------------------------------------------------

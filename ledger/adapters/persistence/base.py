@@ -246,6 +246,17 @@ TABLES: dict[str, str] = {
         "notice_id TEXT NOT NULL, action_taken TEXT NOT NULL, facility TEXT NOT NULL, "
         "event_id TEXT NOT NULL, occurred_at BIGINT NOT NULL, why TEXT NOT NULL"
     ),
+    "reactions": (
+        "event_id TEXT NOT NULL, unit_id TEXT NOT NULL, din TEXT NOT NULL, "
+        "product_code TEXT NOT NULL, patient_id TEXT NOT NULL, facility TEXT NOT NULL, "
+        "component TEXT, category TEXT NOT NULL, severity TEXT NOT NULL, "
+        "imputability TEXT NOT NULL, onset_at BIGINT NOT NULL, reported_at BIGINT NOT NULL"
+    ),
+    "evaluations": (
+        "event_id TEXT NOT NULL, unit_id TEXT NOT NULL, din TEXT NOT NULL, "
+        "product_code TEXT NOT NULL, patient_id TEXT NOT NULL, facility TEXT NOT NULL, "
+        "effective INTEGER NOT NULL, evaluated_at BIGINT NOT NULL"
+    ),
 }
 
 #: Indexes: (table, column). Every query of a read path uses one of these.
@@ -270,15 +281,19 @@ INDEXES: tuple[tuple[str, str], ...] = (
     ("unit_notices", "issued_at"),
     ("unmatched_acknowledgements", "unit_id"),
     ("unmatched_acknowledgements", "occurred_at"),
+    ("transfusions", "transfused_at"),
+    ("reactions", "unit_id"),
+    ("reactions", "reported_at"),
+    ("evaluations", "unit_id"),
 )
 
 #: The read models' version: a store whose tables are of an older version is rebuilt.
-VERSION = 3
+VERSION = 4
 
 #: Tables holding rows of one unit each, keyed by ``unit_id``.
 UNIT_TABLES = (
     "units", "available", "uses", "transfusions", "findings", "unit_notices",
-    "unmatched_acknowledgements",
+    "unmatched_acknowledgements", "reactions", "evaluations",
 )  # fmt: skip
 #: The prefix of every read-model table's name.
 PREFIX = "bl_"
@@ -339,6 +354,29 @@ _UNMATCHED_OF_UNITS = (
     "SELECT * FROM {unmatched_acknowledgements} WHERE {keys} "
     "ORDER BY din, product_code, occurred_at"
 )
+# The reports' queries: one facility, a window of epoch milliseconds.
+_TRANSFUSIONS_AT = (
+    "SELECT t.unit_id, t.patient_id, t.facility, t.transfused_at, u.component, u.units, "
+    "d.donation_type FROM {transfusions} t LEFT JOIN {units} u ON u.unit_id = t.unit_id "
+    "LEFT JOIN {donations} d ON d.din = t.din WHERE t.facility = {facility} "
+    "AND t.transfused_at >= {since} AND t.transfused_at < {until} "
+    "ORDER BY t.transfused_at, t.unit_id"
+)
+_REACTIONS_AT = (
+    "SELECT * FROM {reactions} WHERE facility = {facility} "
+    "AND reported_at >= {since} AND reported_at < {until} ORDER BY reported_at, event_id"
+)
+_EVALUATIONS_OF_UNITS = "SELECT * FROM {evaluations} WHERE {keys} ORDER BY evaluated_at, event_id"
+_SHELF_AT = (
+    "SELECT component, abo, rhd, valid_from, valid_to, expires_at FROM {available} "
+    "WHERE facility = {facility} AND valid_from <= {until} "
+    "AND (valid_to IS NULL OR valid_to > {since}) AND (expires_at IS NULL OR expires_at > {since})"
+)
+_USES_AT = (
+    "SELECT component, abo, rhd, used_at FROM {uses} WHERE facility = {facility} "
+    "AND used_at > {since} AND used_at <= {until}"
+)
+_IS_CENTRE = "SELECT 1 AS found FROM {units} WHERE production_facility = {facility} LIMIT 1"
 _UNMATCHED_BETWEEN = (
     "SELECT * FROM {unmatched_acknowledgements} WHERE occurred_at >= {since} "
     "AND occurred_at <= {at} ORDER BY occurred_at DESC"
@@ -417,6 +455,8 @@ class ReadModelTables(TrackingRecorder, ABC):
         self._insert(cursor, "unit_notices", [r for rows in units for r in rows.notices])
         unmatched = [r for rows in units for r in rows.unmatched_acknowledgements]
         self._insert(cursor, "unmatched_acknowledgements", unmatched)
+        self._insert(cursor, "reactions", [r for rows in units for r in rows.reactions])
+        self._insert(cursor, "evaluations", [r for rows in units for r in rows.evaluations])
 
     def _upsert(self, cursor: Any, table: str, key: str, rows: Sequence[Row]) -> None:
         if rows:
@@ -534,6 +574,35 @@ class ReadModelTables(TrackingRecorder, ABC):
     def unmatched_between(self, since: int, at: int) -> list[Row]:
         """Acknowledgements closing no notice that occurred in [since, at], newest first."""
         return self._select(_UNMATCHED_BETWEEN, {"since": since, "at": at})
+
+    # -- the reports' questions (one facility, windows in epoch ms) --
+
+    def transfusions_at(self, facility: str, since: int, until: int) -> list[Row]:
+        """Units started at the facility in [since, until), with the unit's component
+        and 单位 and its donation's type."""
+        params = {"facility": facility, "since": since, "until": until}
+        return self._select(_TRANSFUSIONS_AT, params)
+
+    def reactions_at(self, facility: str, since: int, until: int) -> list[Row]:
+        """Reactions the facility reported in [since, until)."""
+        params = {"facility": facility, "since": since, "until": until}
+        return self._select(_REACTIONS_AT, params)
+
+    def evaluations_of_units(self, unit_ids: Sequence[str]) -> list[Row]:
+        """Every post-transfusion evaluation of these units."""
+        return self._select(_EVALUATIONS_OF_UNITS, {"keys": list(unit_ids)}, keys="unit_id")
+
+    def shelf_at(self, facility: str, since: int, until: int) -> list[Row]:
+        """The facility's shelf spells overlapping [since, until]."""
+        return self._select(_SHELF_AT, {"facility": facility, "since": since, "until": until})
+
+    def uses_at(self, facility: str, since: int, until: int) -> list[Row]:
+        """The facility's uses in (since, until], one row each."""
+        return self._select(_USES_AT, {"facility": facility, "since": since, "until": until})
+
+    def is_centre(self, facility: str) -> bool:
+        """The facility produced a component the ledger knows of."""
+        return bool(self._select(_IS_CENTRE, {"facility": facility}))
 
     def table_rows(self, table: str) -> list[Row]:
         """Every row of one read-model table (to compare two builds of the tables)."""

@@ -144,6 +144,17 @@ class MemoryLedgerRecorder(POPOProcessRecorder, LedgerRecorder):
                 if position < last
             ]
 
+    def select_stream_tails(
+        self, originator_ids: Sequence[UUID], after: Sequence[int]
+    ) -> list[StoredEvent]:
+        with self._database_lock:
+            return [
+                self._stored_events[position]
+                for i, version in zip(originator_ids, after, strict=True)
+                for stored, position in self._stored_events_index.get(str(i), {}).items()
+                if stored > version
+            ]
+
 
 class MemoryNoticeOutbox(NoticeOutbox):
     """The outbox of one in-memory recorder, under its lock (written by

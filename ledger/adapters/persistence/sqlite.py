@@ -200,6 +200,13 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerRecorder):
             "WHERE originator_id IN (SELECT value FROM json_each(?)) AND +rowid <= ? "
             "ORDER BY originator_id, originator_version"
         )
+        self._select_tails = (
+            f"SELECT e.originator_id, e.originator_version, e.topic, e.state "
+            f"FROM json_each(?) AS wanted JOIN {events} AS e "
+            "ON e.originator_id = json_extract(wanted.value, '$[0]') "
+            "AND e.originator_version > json_extract(wanted.value, '$[1]') "
+            "ORDER BY e.originator_id, e.originator_version"
+        )
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -275,6 +282,20 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder, LedgerRecorder):
             for start in range(0, len(originator_ids), STREAMS_PER_QUERY):
                 chunk = [i.hex for i in originator_ids[start : start + STREAMS_PER_QUERY]]
                 c.execute(self._select_streams, (json.dumps(chunk), last))
+                found += [
+                    StoredEvent(UUID(row[0]), row[1], row[2], bytes(row[3])) for row in c.fetchall()
+                ]
+        return found
+
+    def select_stream_tails(
+        self, originator_ids: Sequence[UUID], after: Sequence[int]
+    ) -> list[StoredEvent]:
+        wanted = [[i.hex, version] for i, version in zip(originator_ids, after, strict=True)]
+        found: list[StoredEvent] = []
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(wanted), STREAMS_PER_QUERY):
+                chunk = wanted[start : start + STREAMS_PER_QUERY]
+                c.execute(self._select_tails, (json.dumps(chunk),))
                 found += [
                     StoredEvent(UUID(row[0]), row[1], row[2], bytes(row[3])) for row in c.fetchall()
                 ]

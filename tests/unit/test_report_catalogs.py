@@ -1,0 +1,93 @@
+"""Every word of the reports comes from the ``reports`` catalogs, in both languages.
+
+The message ids are extracted as a translator's tools would: Babel's Jinja2
+extractor over ``templates/reports/``, its Python extractor (``_`` and ``N_``)
+over the modules that render reports. Each must be in both catalogs, translated
+into Chinese; and the templates hold no words of their own outside ``_()``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_file
+
+from ledger.entrypoints import quality, report_terms
+from ledger.entrypoints.i18n import LANGUAGES, catalog
+
+TEMPLATES = quality.TEMPLATES
+SOURCES = (Path(quality.__file__), Path(report_terms.__file__))
+JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"}
+
+
+def _message(extracted: object) -> str:
+    return extracted[0] if isinstance(extracted, tuple) else str(extracted)
+
+
+def used_message_ids() -> set[str]:
+    found: set[str] = set()
+    for path in sorted(TEMPLATES.iterdir()):
+        for _, message, _, _ in extract_from_file(
+            "jinja2.ext:babel_extract", str(path), keywords={"_": None}, options=JINJA_OPTIONS
+        ):
+            found.add(_message(message))
+    for path in SOURCES:
+        for _, message, _, _ in extract_from_file(
+            "python", str(path), keywords={"_": None, "N_": None}
+        ):
+            found.add(_message(message))
+    return found
+
+
+USED = used_message_ids()
+
+
+def test_the_extraction_finds_the_reports_words() -> None:
+    assert len(USED) > 150
+    assert {"Plasma", "Clinical blood-use quality-control indicators", "Days of supply"} <= USED
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_message_is_in_the_catalog(lang: str) -> None:
+    ids = {m.id for m in catalog(lang, "reports") if m.id}
+    assert sorted(USED - ids) == []
+
+
+def test_every_message_has_a_chinese_translation() -> None:
+    chinese = {m.id: m.string for m in catalog("zh_CN", "reports") if m.id}
+    untranslated = sorted(i for i in USED if not chinese.get(i))
+    assert untranslated == []
+    # the domain's own words, as the clinical blood-use rules write them
+    for english, expected in {
+        "Red cells": "红细胞",
+        "Plasma": "血浆",
+        "Platelets": "血小板",
+        "Cryoprecipitate": "冷沉淀",
+        "Transfusion episodes": "输血人次",
+        "Transfusion reactions reported per 1,000 transfusion episodes": (
+            "千输血人次输血不良反应上报例数"
+        ),
+        "Component transfusion rate": "成分输血率",
+        "Alert thresholds": "库存预警阈值",
+    }.items():
+        assert chinese[english] == expected
+
+
+def test_placeholders_survive_translation() -> None:
+    for lang in LANGUAGES:
+        for message in catalog(lang, "reports"):
+            if message.id and message.string:
+                wanted = sorted(re.findall(r"%\(\w+\)s", str(message.id)))
+                assert sorted(re.findall(r"%\(\w+\)s", str(message.string))) == wanted, message.id
+
+
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_TAGS = re.compile(r"<[^>]*>")
+
+
+@pytest.mark.parametrize("path", sorted(TEMPLATES.glob("*.html")), ids=lambda p: p.name)
+def test_templates_hold_no_words_of_their_own(path: Path) -> None:
+    text = _TAGS.sub(" ", _JINJA.sub(" ", path.read_text("utf-8")))
+    assert re.findall(r"[^\W\d_]+", text) == []
