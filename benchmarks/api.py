@@ -69,7 +69,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -494,10 +494,14 @@ def server_histogram(base: str) -> dict[str, dict[str, float]]:
 
 
 def histogram_between(
-    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]], route: str
+    before: dict[str, dict[str, float]],
+    after: dict[str, dict[str, float]],
+    route: str,
+    within_s: float = 0.025,
 ) -> dict[str, Any]:
-    """The server's time for ``route`` between two scrapes: share within 25 ms and the
-    buckets its p50 and p99 fall in (upper bounds, in ms)."""
+    """The server's time for ``route`` between two scrapes: share within ``within_s``
+    (one of the histogram's bounds) and the buckets its p50 and p99 fall in (upper
+    bounds, in ms)."""
     then, now = before.get(route, {}), after.get(route, {})
     counts = {le: now[le] - then.get(le, 0.0) for le in now}
     total = counts.get("+Inf", 0.0)
@@ -510,7 +514,7 @@ def histogram_between(
 
     return {
         "requests": int(total),
-        "share_within_25_ms": round(counts.get("0.025", 0.0) / total, 4),
+        f"share_within_{within_s * 1000:g}_ms": round(counts.get(str(within_s), 0.0) / total, 4),
         "p50_at_most_ms": bucket(0.5),
         "p99_at_most_ms": bucket(0.99),
     }
@@ -623,14 +627,22 @@ class RawConnection:
             self.streams = None
 
     async def send(
-        self, method: str, path: str, token: str | None, body: bytes | None
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        body: bytes | None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, bytes]:
+        """One request and its whole answer; ``headers`` more of the request's own
+        (a page's cookie, htmx's ``HX-Request``)."""
         if self.streams is None:
             self.streams = await asyncio.open_connection(self.host, self.port)
         reader, writer = self.streams
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
         if token:
             head += f"Authorization: Bearer {token}\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         if body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         writer.write(head.encode() + b"\r\n" + (body or b""))
@@ -759,6 +771,28 @@ def run_phase(
     return result
 
 
+@contextmanager
+def routes_inline() -> Iterator[None]:
+    """FastAPI's plain-function routes and dependencies run inline on the event loop's
+    thread, not on its thread pool, so that a sampling profiler of that thread sees
+    them."""
+    import fastapi.dependencies.utils
+    import fastapi.routing
+
+    async def inline(call: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return call(*args, **kwargs)
+
+    modules = (fastapi.routing, fastapi.dependencies.utils)
+    pooled = [m.run_in_threadpool for m in modules]
+    try:
+        for module in modules:
+            setattr(module, "run_in_threadpool", inline)  # noqa: B010
+        yield
+    finally:
+        for module, original in zip(modules, pooled, strict=True):
+            setattr(module, "run_in_threadpool", original)  # noqa: B010
+
+
 def profile_checks(
     store: Store, targets: list[Target], tokens: dict[str, str], count: int, out: Path
 ) -> dict[str, Any]:
@@ -767,18 +801,11 @@ def profile_checks(
     server's projector thread then does). The routes' plain functions run inline, not
     on the thread pool, so that the sampling profiler sees them; uvicorn's own HTTP
     work is left out (the ``/healthz`` baseline measures it)."""
-    import fastapi.dependencies.utils
-    import fastapi.routing
     from pyinstrument import Profiler
 
     from ledger.entrypoints.api import create_app
     from ledger.entrypoints.serve import Served
 
-    async def inline(call: Any, /, *args: Any, **kwargs: Any) -> Any:
-        return call(*args, **kwargs)
-
-    modules = (fastapi.routing, fastapi.dependencies.utils)
-    pooled = [m.run_in_threadpool for m in modules]
     served = Served(store)
     app = create_app(served.services)
     bodies = [t.body() for t in targets]
@@ -795,16 +822,12 @@ def profile_checks(
                 served.models.projector.catch_up()
 
     try:
-        for module in modules:
-            setattr(module, "run_in_threadpool", inline)  # noqa: B010
         profiler = Profiler(interval=0.0005, async_mode="disabled")
         started = time.perf_counter()
-        with profiler:
+        with routes_inline(), profiler:
             asyncio.run(checks())
         elapsed = time.perf_counter() - started
     finally:
-        for module, original in zip(modules, pooled, strict=True):
-            setattr(module, "run_in_threadpool", original)  # noqa: B010
         served.close()
     title = f"{count:,} checks in one thread, {elapsed / count * 1000:.2f} ms each profiled"
     tree = profiler.output_text(unicode=False, color=False)

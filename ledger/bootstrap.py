@@ -225,12 +225,17 @@ def open_read_models_of(
     automatic_lookbacks: bool = True,
     identity_key: IdentityKey | None = None,
     identities_required: bool = True,
+    cache_size: int = DEFAULT_CACHE_SIZE,
 ) -> ReadModels:
     """The ledger and everything that reads it, on one store (``automatic_lookbacks``
     off: the read models only, the ledger's own lookback policy not run; the identity
-    keywords as :func:`open_ledger` takes them)."""
+    keywords and ``cache_size`` as :func:`open_ledger` takes them)."""
     ledger = open_ledger(
-        store, create=create, identity_key=identity_key, identities_required=identities_required
+        store,
+        create=create,
+        cache_size=cache_size,
+        identity_key=identity_key,
+        identities_required=identities_required,
     )
     try:
         view = open_read_models(store)

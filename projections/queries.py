@@ -222,6 +222,8 @@ def _unmatched_json(row: Row) -> dict[str, Any]:
         "at": iso_ms(row["occurred_at"]),
         "event_id": row["event_id"],
         "why": row["why"],
+        "why_code": row["why_code"],
+        "why_fields": json.loads(row["why_fields"]),
     }
 
 
@@ -257,6 +259,8 @@ def alerts(
             "product_code": r["product_code"],
             "event_id": r["event_id"],
             "detail": r["detail"],
+            "detail_code": r["detail_code"],
+            "detail_fields": json.loads(r["detail_fields"]),
         }
         for r in findings
     ]

@@ -10,6 +10,7 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -107,6 +108,8 @@ def unit_rows(unit: UnitRecord) -> UnitRows:
             "event_id": finding.event_id,
             "occurred_at": ms(finding.occurred_at),
             "detail": finding.detail,
+            "detail_code": finding.said.code,
+            "detail_fields": json.dumps(finding.said.values()),
         }
         for finding in final.findings
     ]
@@ -189,6 +192,8 @@ def _unmatched(unmatched: UnmatchedAcknowledgement) -> Row:
         "event_id": answer.event_id,
         "occurred_at": ms(answer.occurred_at),
         "why": unmatched.why,
+        "why_code": unmatched.said.code,
+        "why_fields": json.dumps(unmatched.said.values()),
     }
 
 

@@ -26,8 +26,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from ledger.domain.notice import RecallNotice
+from ledger.domain.sentence import Sentence, said
 from ledger.domain.unit_state import Acknowledgement
 from ledger.domain.vocabulary import NoticeAction
 
@@ -78,12 +80,25 @@ def open_at(issued_at: datetime, answered_at: datetime | None, at: datetime) -> 
     return issued_at <= at and (answered_at is None or answered_at > at)
 
 
+class Unmatched(StrEnum):
+    """Why an answer closes no notice, as a stable code."""
+
+    NO_SUCH_NOTICE = "NO_SUCH_NOTICE"
+    OTHER_FACILITY = "OTHER_FACILITY"  # facility, notice_facility
+
+
 @dataclass(frozen=True)
 class UnmatchedAcknowledgement:
-    """An answer that closes no notice, and why (facility FINs only: no identifier)."""
+    """An answer that closes no notice, and why (facility FINs only: no identifier),
+    a :class:`~ledger.domain.sentence.Sentence` coded by :class:`Unmatched`."""
 
     acknowledgement: Acknowledgement
-    why: str
+    said: Sentence
+
+    @property
+    def why(self) -> str:
+        """Why, in English, as the documents have always shown it."""
+        return self.said.text
 
 
 def answers(
@@ -101,10 +116,15 @@ def answers(
     for answer in acknowledgements:
         notice = by_id.get(answer.notice_id)
         if notice is None:
-            why = "names no notice the ledger sent about this unit"
+            why = said(Unmatched.NO_SUCH_NOTICE, "names no notice the ledger sent about this unit")
             unmatched.append(UnmatchedAcknowledgement(answer, why))
         elif answer.facility != notice.facility:
-            why = f"from {answer.facility}; the notice was sent to {notice.facility}"
+            why = said(
+                Unmatched.OTHER_FACILITY,
+                "from {facility}; the notice was sent to {notice_facility}",
+                facility=answer.facility,
+                notice_facility=notice.facility,
+            )
             unmatched.append(UnmatchedAcknowledgement(answer, why))
         else:
             closing.setdefault(notice.notice_id, answer)

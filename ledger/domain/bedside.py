@@ -268,7 +268,7 @@ def _groups(state: UnitState, request: BedsideRequest) -> Iterator[Reason]:
         for flag, detail in group_findings(state.component, state.abo, state.rhd, abo, rhd):
             if flag not in seen:
                 seen.add(flag)
-                yield _reason(ReasonCode(flag.value), f"{detail} (patient's group {source})")
+                yield _reason(ReasonCode(flag.value), f"{detail.text} (patient's group {source})")
     typed = {
         (c.patient_abo, c.patient_rhd)
         for c in state.crossmatches

@@ -26,6 +26,7 @@ from ledger.domain.compatibility import (
     rhd_compatible,
 )
 from ledger.domain.events import Fact
+from ledger.domain.sentence import Sentence, said
 from ledger.domain.vocabulary import CrossmatchResult, Decision, DonationType, Flag, Test
 
 #: A crossmatch sample must be collected at most this long before transfusion.
@@ -48,14 +49,50 @@ class Status(StrEnum):
     NOT_PRODUCED = "NOT_PRODUCED"
 
 
+class Use(StrEnum):
+    """The uses of a unit each checked alike (a finding's ``action``)."""
+
+    ISSUE = "issue"
+    DISPENSE = "dispense"
+    TRANSFUSION = "transfusion"
+
+
+class DetailCode(StrEnum):
+    """What a finding's detail says, as a stable code (its values as the detail's fields)."""
+
+    NOT_IN_STOCK = "NOT_IN_STOCK"  # action
+    USED_WHILE_QUARANTINED = "USED_WHILE_QUARANTINED"  # action
+    USED_UNRELEASED = "USED_UNRELEASED"  # action
+    USED_AFTER_COLD_CHAIN_BREACH = "USED_AFTER_COLD_CHAIN_BREACH"  # action
+    REACTIVE_TEST = "REACTIVE_TEST"  # test
+    PRODUCED_TWICE = "PRODUCED_TWICE"
+    RECEIVED_WHERE_NOT_ISSUED = "RECEIVED_WHERE_NOT_ISSUED"
+    CROSSMATCH_BEFORE_PRODUCTION = "CROSSMATCH_BEFORE_PRODUCTION"
+    STARTED_TWICE = "STARTED_TWICE"
+    STARTED_AFTER_EXPIRY = "STARTED_AFTER_EXPIRY"
+    BEDSIDE_CHECK_NOT_PASSED = "BEDSIDE_CHECK_NOT_PASSED"
+    STARTED_AFTER_STOP = "STARTED_AFTER_STOP"
+    AUTOLOGOUS_TO_ANOTHER_PATIENT = "AUTOLOGOUS_TO_ANOTHER_PATIENT"
+    ABO_MISMATCH = "ABO_MISMATCH"  # component, abo, patient_abo
+    RHD_MISMATCH = "RHD_MISMATCH"  # rhd, patient_rhd
+    NO_RECENT_CROSSMATCH = "NO_RECENT_CROSSMATCH"
+    COMPLETED_NEVER_STARTED = "COMPLETED_NEVER_STARTED"
+
+
 @dataclass(frozen=True)
 class Finding:
-    """Why a flag was raised: the flag, the fact that showed it, and a PII-free detail."""
+    """Why a flag was raised: the flag, the fact that showed it, and a PII-free detail
+    (a :class:`~ledger.domain.sentence.Sentence` coded by :class:`DetailCode`)."""
 
     flag: Flag
     event_id: str
     occurred_at: datetime
-    detail: str
+    said: Sentence
+
+    @property
+    def detail(self) -> str:
+        """The detail's English text, as the documents have always shown it."""
+        return self.said.text
 
 
 @dataclass(frozen=True)
@@ -131,20 +168,31 @@ def group_findings(
     rhd: str | None,
     patient_abo: str,
     patient_rhd: str,
-) -> list[tuple[Flag, str]]:
+) -> list[tuple[Flag, Sentence]]:
     """The unit's ABO and RhD against a patient's group: each flag it raises, with a
     detail (``ABO_INCOMPATIBLE`` or ``ABO_OUT_OF_GROUP``, ``RHD_INCOMPATIBLE``)."""
     if not component or not abo:
         return []
-    found: list[tuple[Flag, str]] = []
+    found: list[tuple[Flag, Sentence]] = []
     match = abo_match(component, abo, patient_abo)
     if match != AboMatch.COMPATIBLE:
         flag = Flag.ABO_OUT_OF_GROUP if match == AboMatch.OUT_OF_GROUP else Flag.ABO_INCOMPATIBLE
-        found.append((flag, f"{component} {abo} to a group {patient_abo} patient"))
-    if rhd and not rhd_compatible(component, rhd, patient_rhd):
-        found.append(
-            (Flag.RHD_INCOMPATIBLE, f"RhD {rhd} red cells to an RhD {patient_rhd} patient")
+        detail = said(
+            DetailCode.ABO_MISMATCH,
+            "{component} {abo} to a group {patient_abo} patient",
+            component=component,
+            abo=abo,
+            patient_abo=patient_abo,
         )
+        found.append((flag, detail))
+    if rhd and not rhd_compatible(component, rhd, patient_rhd):
+        detail = said(
+            DetailCode.RHD_MISMATCH,
+            "RhD {rhd} red cells to an RhD {patient_rhd} patient",
+            rhd=rhd,
+            patient_rhd=patient_rhd,
+        )
+        found.append((Flag.RHD_INCOMPATIBLE, detail))
     return found
 
 
@@ -242,19 +290,30 @@ class _Evaluation:
 
     # -- flags --------------------------------------------------------------
 
-    def flag(self, flag: Flag, fact: Fact, detail: str) -> None:
+    def flag(self, flag: Flag, fact: Fact, detail: Sentence) -> None:
         self.findings.append(Finding(flag, fact.event_id, fact.occurred_at, detail))
 
-    def check_usable(self, fact: Fact, action: str) -> None:
+    def check_usable(self, fact: Fact, action: Use) -> None:
         """Checks common to every use of the unit (issue, dispense, transfusion)."""
-        used_up = self.completed and action != "transfusion"  # else DOUBLE_USE
+        used_up = self.completed and action != Use.TRANSFUSION  # else DOUBLE_USE
         if not self.produced or self.discarded or used_up:
-            self.flag(Flag.UNEXPECTED_SEQUENCE, fact, f"{action} of a unit not in stock")
-        if not self.released or self.quarantine_reasons:
-            why = "quarantined" if self.quarantine_reasons else "not released"
-            self.flag(Flag.UNRELEASED_USE, fact, f"{action} while {why}")
+            detail = said(DetailCode.NOT_IN_STOCK, "{action} of a unit not in stock", action=action)
+            self.flag(Flag.UNEXPECTED_SEQUENCE, fact, detail)
+        if self.quarantine_reasons:
+            detail = said(
+                DetailCode.USED_WHILE_QUARANTINED, "{action} while quarantined", action=action
+            )
+            self.flag(Flag.UNRELEASED_USE, fact, detail)
+        elif not self.released:
+            detail = said(DetailCode.USED_UNRELEASED, "{action} while not released", action=action)
+            self.flag(Flag.UNRELEASED_USE, fact, detail)
         if self.cold_chain_breach:
-            self.flag(Flag.COLD_CHAIN, fact, f"{action} after a cold-chain breach")
+            detail = said(
+                DetailCode.USED_AFTER_COLD_CHAIN_BREACH,
+                "{action} after a cold-chain breach",
+                action=action,
+            )
+            self.flag(Flag.COLD_CHAIN, fact, detail)
 
     # -- one handler per event type ---------------------------------------
 
@@ -268,11 +327,13 @@ class _Evaluation:
             self.donation_rhd = fact.rhd
         if fact.is_reactive_marker:
             self.reactive = True
-            self.flag(Flag.REACTIVE_DONATION, fact, f"{fact.test} reactive")
+            detail = said(DetailCode.REACTIVE_TEST, "{test} reactive", test=fact.test)
+            self.flag(Flag.REACTIVE_DONATION, fact, detail)
 
     def component_produced(self, fact: e.ComponentProduced) -> None:
         if self.produced:
-            self.flag(Flag.UNEXPECTED_SEQUENCE, fact, "component produced twice")
+            detail = said(DetailCode.PRODUCED_TWICE, "component produced twice")
+            self.flag(Flag.UNEXPECTED_SEQUENCE, fact, detail)
         self.produced = True
         self.component = fact.component
         self.units = fact.units
@@ -296,12 +357,15 @@ class _Evaluation:
         self.discarded = True
 
     def unit_issued(self, fact: e.UnitIssued) -> None:
-        self.check_usable(fact, "issue")
+        self.check_usable(fact, Use.ISSUE)
         self.in_transit_to = fact.to_facility
 
     def unit_received(self, fact: e.UnitReceived) -> None:
         if self.in_transit_to != fact.facility:
-            self.flag(Flag.UNEXPECTED_SEQUENCE, fact, "received where it was not issued to")
+            detail = said(
+                DetailCode.RECEIVED_WHERE_NOT_ISSUED, "received where it was not issued to"
+            )
+            self.flag(Flag.UNEXPECTED_SEQUENCE, fact, detail)
         self.facility = fact.facility
         self.in_transit_to = None
         if not fact.temperature_ok:
@@ -309,7 +373,10 @@ class _Evaluation:
 
     def crossmatch_performed(self, fact: e.CrossmatchPerformed) -> None:
         if not self.produced:
-            self.flag(Flag.UNEXPECTED_SEQUENCE, fact, "crossmatch before the unit existed")
+            detail = said(
+                DetailCode.CROSSMATCH_BEFORE_PRODUCTION, "crossmatch before the unit existed"
+            )
+            self.flag(Flag.UNEXPECTED_SEQUENCE, fact, detail)
         self.crossmatches.append(
             Crossmatch(
                 patient_id=fact.patient_id,
@@ -322,7 +389,7 @@ class _Evaluation:
         )
 
     def unit_dispensed(self, fact: e.UnitDispensed) -> None:
-        self.check_usable(fact, "dispense")
+        self.check_usable(fact, Use.DISPENSE)
         self.holder = fact.patient_id
         self.dispensed_at = fact.occurred_at
 
@@ -334,17 +401,24 @@ class _Evaluation:
 
     def transfusion_started(self, fact: e.TransfusionStarted) -> None:
         patient = fact.patient_id
-        self.check_usable(fact, "transfusion")
+        self.check_usable(fact, Use.TRANSFUSION)
         if self.started:
-            self.flag(Flag.DOUBLE_USE, fact, "transfusion started a second time")
+            detail = said(DetailCode.STARTED_TWICE, "transfusion started a second time")
+            self.flag(Flag.DOUBLE_USE, fact, detail)
         if is_expired(self.expires_at, fact.occurred_at):
-            self.flag(Flag.EXPIRED_USE, fact, "transfusion started after expiry")
+            detail = said(DetailCode.STARTED_AFTER_EXPIRY, "transfusion started after expiry")
+            self.flag(Flag.EXPIRED_USE, fact, detail)
         if not fact.bedside_check_passed:
-            self.flag(Flag.NO_BEDSIDE_CHECK, fact, "bedside check not passed")
+            detail = said(DetailCode.BEDSIDE_CHECK_NOT_PASSED, "bedside check not passed")
+            self.flag(Flag.NO_BEDSIDE_CHECK, fact, detail)
         if self.checked.get(patient) == Decision.STOP:
-            self.flag(Flag.STARTED_AFTER_STOP, fact, "transfusion started after a bedside STOP")
+            detail = said(DetailCode.STARTED_AFTER_STOP, "transfusion started after a bedside STOP")
+            self.flag(Flag.STARTED_AFTER_STOP, fact, detail)
         if autologous_mismatch(self.donation_type, self.intended_patient_id, patient):
-            self.flag(Flag.AUTOLOGOUS_MISMATCH, fact, "autologous unit to another patient")
+            detail = said(
+                DetailCode.AUTOLOGOUS_TO_ANOTHER_PATIENT, "autologous unit to another patient"
+            )
+            self.flag(Flag.AUTOLOGOUS_MISMATCH, fact, detail)
         self.check_compatibility(fact, patient)
         self.started = True
         self.holder = patient
@@ -362,15 +436,18 @@ class _Evaluation:
         if component in RED_CELL_COMPONENTS and not any(
             c.patient_id == patient for c in valid_crossmatches(self.crossmatches, fact.occurred_at)
         ):
-            self.flag(
-                Flag.NO_VALID_CROSSMATCH,
-                fact,
+            detail = said(
+                DetailCode.NO_RECENT_CROSSMATCH,
                 "no compatible crossmatch on a sample of the last 3 days",
             )
+            self.flag(Flag.NO_VALID_CROSSMATCH, fact, detail)
 
     def transfusion_completed(self, fact: e.TransfusionCompleted) -> None:
         if not self.started:
-            self.flag(Flag.UNEXPECTED_SEQUENCE, fact, "transfusion completed but never started")
+            detail = said(
+                DetailCode.COMPLETED_NEVER_STARTED, "transfusion completed but never started"
+            )
+            self.flag(Flag.UNEXPECTED_SEQUENCE, fact, detail)
         self.completed = True
 
     def pre_transfusion_check_performed(self, fact: e.PreTransfusionCheckPerformed) -> None:

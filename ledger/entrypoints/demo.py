@@ -60,8 +60,9 @@ ANSWER_DELAY = timedelta(hours=2)
 #: How long after the last notice the demo asks which notices are still open: past both
 #: limits (24 h; a recipient's notification 72 h).
 LOOK_LATER = timedelta(days=4)
-#: The source system the acknowledging hospital's answers come from.
+#: The source systems the acknowledgements come from.
 HOSPITAL_SYSTEM = "hospital-lis"
+CENTRE_SYSTEM = "centre-bms"
 
 
 def malformed_messages(codec: AvroCodec, fact: ReportedFact) -> list[tuple[str, bytes]]:
@@ -180,7 +181,9 @@ def _read_model_summary(models: ReadModels, last: datetime) -> None:
 # -- the recall round: notices out, one hospital answers, the other's stays open --------
 
 
-def _relay_notices(models: ReadModels, bootstrap: str) -> dict[str, list[RecallNotice]]:
+def _relay_notices(
+    models: ReadModels, bootstrap: str, centre: str
+) -> dict[str, list[RecallNotice]]:
     """The ledger's outbox published (what ``ingest`` does after each batch), then read
     back from the topic as each hospital's integration would: by facility."""
     relay = notice_relay(models.ledger, bootstrap, DEFAULT_NOTICES_TOPIC)
@@ -194,30 +197,33 @@ def _relay_notices(models: ReadModels, bootstrap: str) -> dict[str, list[RecallN
         f"that must act; {sum(map(len, found.values()))} on the topic for {len(found)} facilities"
     )
     for facility in sorted(found):
-        print(f"  {facility}:")
-        for notice in found[facility]:
-            print(f"    {notice_line(notice)}")
+        print(f"  {facility}: {len(found[facility])}")
+        if facility != centre:
+            for notice in found[facility]:
+                print(f"    {notice_line(notice)}")
     return found
 
 
 def _answering_hospitals(
     found: dict[str, list[RecallNotice]], stream: DemoStream
-) -> tuple[str, str] | None:
-    """The hospital that acknowledges and the one that stays silent: the two hospitals
-    with notices, those of the planted recall first."""
-    preferred = [f for f in stream.hospitals if f in found]
-    return (preferred[0], preferred[1]) if len(preferred) >= 2 else None
+) -> tuple[str, list[str]] | None:
+    """The hospital that acknowledges, and those that stay silent: with the planted
+    recall, the hospital holding the plasma answers, the one whose patient had the red
+    cells and the one the cryo is on its way to do not; otherwise the first hospital
+    with notices answers."""
+    recall = stream.recall
+    if recall is not None and recall.on_shelf.facility in found:
+        answering = recall.on_shelf.facility
+    else:
+        answering = next((f for f in stream.hospitals if f in found), "")
+    silent = [f for f in stream.hospitals if f in found and f != answering]
+    return (answering, silent) if answering and silent else None
 
 
-def acknowledgement(notice: RecallNotice, source_system: str) -> ReportedFact:
-    """What the hospital's system sends back: a ``NoticeAcknowledged`` on the notice's unit,
+def acknowledgement(notice: RecallNotice, source_system: str, action: AckAction) -> ReportedFact:
+    """What a facility's system sends back: a ``NoticeAcknowledged`` on the notice's unit,
     two hours after the notice, its event id derived from the notice (sent twice, it is
     one fact)."""
-    action = (
-        AckAction.PATIENT_NOTIFIED
-        if notice.action == NoticeAction.NOTIFY_RECIPIENT
-        else AckAction.QUARANTINED
-    )
     return ReportedFact(
         event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"bloodledger-demo:ack:{notice.notice_id}")),
         event_type=EventType.NoticeAcknowledged,
@@ -231,29 +237,46 @@ def acknowledgement(notice: RecallNotice, source_system: str) -> ReportedFact:
     )
 
 
+def _what_was_done(ledger: BloodLedger, notice: RecallNotice) -> AckAction:
+    """The answer a facility gives, from what the ledger knows of the unit: discarded
+    already, its recipient told, or put aside."""
+    if notice.action == NoticeAction.NOTIFY_RECIPIENT:
+        return AckAction.PATIENT_NOTIFIED
+    units = ledger.units_of(notice.din, notice.product_code)
+    discarded = bool(units) and units[0].state().status == Status.DISCARDED
+    return AckAction.DISCARDED if discarded else AckAction.QUARANTINED
+
+
 def _recall_round(
     models: ReadModels, bootstrap: str, stream: DemoStream
 ) -> tuple[int, IngestCounters | None]:
     """Notices to the hospitals; one acknowledges every notice it got, the other none;
     the case report and the alerts then show which are still open. Returns the messages
     published and how the ingest accounted for them."""
-    found = _relay_notices(models, bootstrap)
+    found = _relay_notices(models, bootstrap, stream.centre)
     pair = _answering_hospitals(found, stream)
     if pair is None:
         print("  (fewer than two hospitals got a notice in this stream: no acknowledgements)")
         return 0, None
     answering, silent = pair
-    answers = [acknowledgement(n, HOSPITAL_SYSTEM) for n in found[answering]]
+    answered = [*found.get(stream.centre, []), *found[answering]]
+    answers = [
+        acknowledgement(n, CENTRE_SYSTEM if n.facility == stream.centre else HOSPITAL_SYSTEM,
+                        _what_was_done(models.ledger, n))
+        for n in answered
+    ]  # fmt: skip
     codec = AvroCodec()
     sent = publish(bootstrap, DEFAULT_TOPIC, [(a.din, codec.encode(a)) for a in answers])
     print(
-        f"\n{answering} acknowledges its {len(answers)} notices (NoticeAcknowledged on "
-        f"{DEFAULT_TOPIC}); {silent} does not answer"
+        f"\nThe centre {stream.centre} and the hospital {answering} acknowledge their "
+        f"{len(answers)} notices (NoticeAcknowledged on {DEFAULT_TOPIC}); "
+        f"{', '.join(silent)} do not answer"
     )
     counters = _ingest(models.ledger, bootstrap, "the acknowledgements")
     models.projector.catch_up()
     later = max(n.issued_at for notices in found.values() for n in notices) + LOOK_LATER
-    cases = sorted({n.case_id for f in (answering, silent) for n in found[f]})
+    involved = [n for f in (answering, *silent) for n in found[f]]
+    cases = [stream.recall.case_id] if stream.recall else sorted({n.case_id for n in involved})
     for case_id in cases:
         report = documents.lookback(models, case_id, later)
         if report is not None:
@@ -266,6 +289,20 @@ def _recall_round(
     print(f"\nAlerts as of {iso(later)}: {len(overdue)} recall notices open past their limit")
     print(alerts_text(overdue))
     return sent, counters
+
+
+def _explore(store: Store, with_key: str, din: str, last: datetime) -> None:
+    """The commands that read what the demo left, the pages' server among them."""
+    at, url = last.isoformat(), store.url
+    print(
+        f"\nBroker stopped. Explore:\n"
+        f"  {with_key}bloodledger history {din} --store {url}\n"
+        f"  {with_key}bloodledger inventory --as-of {at} --store {url}\n"
+        f"  {with_key}bloodledger alerts --as-of {at} --store {url}\n"
+        f"Serve the pages and the API (a token first; sign in at http://127.0.0.1:8080/login):\n"
+        f"  {with_key}bloodledger token create --role investigator --name demo --store {url}\n"
+        f"  {with_key}bloodledger serve --store {url}"
+    )
 
 
 def run_demo(config: DemoConfig, store_url: str) -> int:
@@ -281,7 +318,7 @@ def run_demo(config: DemoConfig, store_url: str) -> int:
         f"plus {len(bad)} malformed messages"
     )
     key, with_key = _demo_key(store)
-    last = max(f.occurred_at for f in stream.facts)
+    last = stream.end
     with EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap, {
             DEFAULT_TOPIC: PARTITIONS, dlq_topic(DEFAULT_TOPIC): 1,
@@ -300,11 +337,6 @@ def run_demo(config: DemoConfig, store_url: str) -> int:
             answers, answered = _recall_round(models, broker.bootstrap, stream)
     sent += answers
     counters += [answered] if answered else []
-    print(
-        f"\nBroker stopped. Explore:\n"
-        f"  {with_key}bloodledger history {units[0].din} --store {store.url}\n"
-        f"  {with_key}bloodledger inventory --as-of {last.isoformat()} --store {store.url}\n"
-        f"  {with_key}bloodledger alerts --as-of {last.isoformat()} --store {store.url}"
-    )
+    _explore(store, with_key, units[0].din, last)
     accounted = sum(c.stored + c.duplicates + c.dead_lettered for c in counters)
     return 0 if accounted == sent else 1

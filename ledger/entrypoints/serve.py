@@ -39,6 +39,10 @@ log = logging.getLogger("bloodledger.serve")
 #: lookup per token every 5 s instead of one per request, a revocation made from another
 #: process (``bloodledger token revoke``) refused within 5 s.
 TOKEN_CACHE_S = 5.0
+#: Aggregates the server's ledger keeps as last written (bounded by their events too,
+#: see :mod:`ledger.services.recent`): a unit checked again is read only for what was
+#: stored since — as many as its projector keeps.
+KEPT_AGGREGATES = 5000
 #: Threads the routes run on by default (``--threads``).
 WORKER_THREADS = 40
 
@@ -113,7 +117,9 @@ class Served:
         from ledger.services.bedside import BedsideChecks
 
         registry = contract_registry(schemas, topic)  # a bad --schemas: before the store
-        self.models = open_read_models_of(store, create=True, identity_key=identity_key)
+        self.models = open_read_models_of(
+            store, create=True, identity_key=identity_key, cache_size=KEPT_AGGREGATES
+        )
         self.access = access_beside(
             self.models.ledger, store, clock=clock, remember_tokens_s=token_cache_s
         )

@@ -70,6 +70,8 @@ def unit_state_json(
                 "occurred_at": iso(f.occurred_at),
                 "known_since": iso(known[f]),
                 "detail": f.detail,
+                "detail_code": f.said.code,
+                "detail_fields": f.said.values(),
             }
             for f in state.findings
         ],

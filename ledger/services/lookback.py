@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from ledger.domain.acknowledgement import NoticeLimits
@@ -36,6 +37,7 @@ from ledger.domain.lookback import (
     case_aggregate_id,
     case_quarantine,
 )
+from ledger.domain.sentence import Sentence, said
 from ledger.domain.vocabulary import NoticeAction
 from ledger.services.application import BloodLedger
 from ledger.services.ports import DonorIndex, NoticeOutbox, Row
@@ -258,9 +260,24 @@ class Lookbacks:
         }
 
 
-def _fate(unit: Row) -> str:
+class Undetermined(StrEnum):
+    """What a lookback could not determine, as a stable code (a report's
+    ``undetermined_codes``, beside its English ``undetermined``)."""
+
+    NO_COMPONENT_REPORTED = "NO_COMPONENT_REPORTED"  # din
+    WHEREABOUTS_UNCONFIRMED = "WHEREABOUTS_UNCONFIRMED"  # din, product_code, status
+    COLLECTIONS_UNREPORTED = "COLLECTIONS_UNREPORTED"
+
+
+def _unconfirmed(unit: Row) -> Sentence:
+    """A unit whose whereabouts no fact confirms (its status written out in the text)."""
     status = unit["status"].lower().replace("_", " ")
-    return f"{status}; where it is now is not confirmed by any fact"
+    din, product = unit["din"], unit["product_code"]
+    return Sentence(
+        Undetermined.WHEREABOUTS_UNCONFIRMED,
+        f"unit {din} {product}: {status}; where it is now is not confirmed by any fact",
+        (("din", din), ("product_code", product), ("status", unit["status"])),
+    )
 
 
 def _unit_json(unit: Row) -> dict[str, Any]:
@@ -288,13 +305,20 @@ def _report(
     ]
     with_units = {u["din"] for u in units}
     undetermined = [
-        f"donation {d['din']}: no component of it has been reported"
+        said(
+            Undetermined.NO_COMPONENT_REPORTED,
+            "donation {din}: no component of it has been reported",
+            din=d["din"],
+        )
         for d in donations
         if d["din"] not in with_units
     ]
-    undetermined += [f"unit {u['din']} {u['product_code']}: {_fate(u)}" for u in unaccounted]
+    undetermined += [_unconfirmed(u) for u in unaccounted]
     undetermined.append(
-        "donations whose collection was never reported cannot be attributed to this donor"
+        said(
+            Undetermined.COLLECTIONS_UNREPORTED,
+            "donations whose collection was never reported cannot be attributed to this donor",
+        )
     )
     return {
         "case_id": case_id,
@@ -313,5 +337,6 @@ def _report(
         "units_disposed": [_unit_json(u) for u in units if u["status"] in DISPOSED],
         "recipients_to_notify": recipients,
         "units_not_accounted_for": [_unit_json(u) for u in unaccounted],
-        "undetermined": undetermined,
+        "undetermined": [u.text for u in undetermined],
+        "undetermined_codes": [u.to_json() for u in undetermined],
     }

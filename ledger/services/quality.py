@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from ledger.domain.din import is_fin
@@ -28,6 +29,7 @@ from ledger.domain.hemovigilance import Hemovigilance, hemovigilance
 from ledger.domain.indicators import Indicator, quality_indicators
 from ledger.domain.instants import iso
 from ledger.domain.inventory import AlertLevel, AlertPolicy
+from ledger.domain.sentence import Sentence, said
 from ledger.domain.supply import Group, SupplyPoint, instants, supply_series, time_in_alert
 from ledger.domain.transfusion import episodes, first_starts, reaction_cases
 from ledger.services.ports import UsageRecords
@@ -40,8 +42,24 @@ LONGEST_WINDOW = timedelta(days=3660)
 FINEST_STEP = timedelta(hours=1)
 
 
+class Refusal(StrEnum):
+    """Why a report cannot be made, as a stable code."""
+
+    NOT_A_FIN = "NOT_A_FIN"
+    NO_TIMEZONE = "NO_TIMEZONE"
+    ENDS_BEFORE_START = "ENDS_BEFORE_START"
+    TOO_LONG = "TOO_LONG"
+    STEP_TOO_FINE = "STEP_TOO_FINE"
+
+
 class InvalidReport(ValueError):
-    """A report asked for with arguments that cannot make one (said in one line)."""
+    """A report asked for with arguments that cannot make one: said in one line (its
+    message, English) and as a :class:`~ledger.domain.sentence.Sentence` coded by
+    :class:`Refusal` (``said``), for a page to say in its reader's language."""
+
+    def __init__(self, code: Refusal, english: str) -> None:
+        self.said: Sentence = said(code, english)
+        super().__init__(self.said.text)
 
 
 @dataclass(frozen=True)
@@ -55,15 +73,21 @@ class ReportWindow:
     def __post_init__(self) -> None:
         if not is_fin(self.facility):
             raise InvalidReport(
+                Refusal.NOT_A_FIN,
                 "the facility must be an ISBT 128 Facility Identification Number "
-                "(5 characters, e.g. S3102)"
+                "(5 characters, e.g. S3102)",
             )
         if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise InvalidReport("the window's start and end need a timezone (UTC)")
+            raise InvalidReport(
+                Refusal.NO_TIMEZONE, "the window's start and end need a timezone (UTC)"
+            )
         if self.end <= self.start:
-            raise InvalidReport("the window must end after it starts (--to on or after --from)")
+            raise InvalidReport(
+                Refusal.ENDS_BEFORE_START,
+                "the window must end after it starts (--to on or after --from)",
+            )
         if self.end - self.start > LONGEST_WINDOW:
-            raise InvalidReport("the window may be at most 10 years long")
+            raise InvalidReport(Refusal.TOO_LONG, "the window may be at most 10 years long")
 
     def to_json(self) -> dict[str, Any]:
         return {"facility": self.facility, "start": iso(self.start), "end": iso(self.end)}
@@ -216,7 +240,9 @@ class QualityReports:
     ) -> InventoryReport:
         """Each stock group's days of supply at ``start``, ``start + step`` … ``end``."""
         if step < FINEST_STEP:
-            raise InvalidReport("the inventory report samples at most once an hour")
+            raise InvalidReport(
+                Refusal.STEP_TOO_FINE, "the inventory report samples at most once an hour"
+            )
         facility, start, end = window.facility, window.start, window.end
         moments = instants(start, end, step)
         spells = self.records.shelf(facility, start, end)
