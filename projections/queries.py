@@ -7,6 +7,7 @@ its backend); no aggregate is replayed to answer.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta

@@ -8,7 +8,8 @@ page alike:
   document — every number the report shows, and nothing else;
 - :func:`render_report` renders a document as JSON, HTML or PDF in Simplified Chinese
   or English: templates in ``templates/reports/``, every word from the ``reports``
-  catalog (:mod:`.report_terms` for the codes), charts drawn by :mod:`.charts` and
+  catalog (the codes' words from :mod:`.glossary`, shared with the pages), charts drawn
+  by :mod:`.charts` and
   embedded as SVG, the PDF made by WeasyPrint with the CJK font embedded.
 
 The HTML and the PDF are rendered from the same template and the same document as
@@ -36,7 +37,7 @@ from ledger.domain.inventory import AlertPolicy
 from ledger.domain.vocabulary import Component, ReactionCategory, Severity
 from ledger.entrypoints import charts
 from ledger.entrypoints.i18n import environment, format_instant, language, translations
-from ledger.entrypoints.report_terms import Terms
+from ledger.entrypoints.glossary import Words
 from ledger.services.ports import first_line
 from ledger.services.quality import (
     HemovigilanceReport,
@@ -134,12 +135,13 @@ def _html(kind: str, document: Mapping[str, Any], lang: str, *, pdf: bool) -> st
     chinese = lang.startswith("zh")
     font = charts.cjk_font() if chinese else _optional_font()
     words = translations(lang, DOMAIN)
-    terms = Terms(words)
+    terms = Words.of(lang, none="—")
     env = environment(TEMPLATES, DOMAIN, lang)
     template = env.get_template(f"{kind}.html")
     context = {
         "document": document,
-        "term": terms,
+        "term": terms.term,
+        "group": terms.group,
         "number": functools.partial(_number, lang=lang),
         "period": _period(document, lang),
         "charts": _CHARTS[kind](document, terms, words, chinese),
@@ -192,7 +194,7 @@ Charts = dict[str, str]
 
 
 def _qc_charts(
-    document: Mapping[str, Any], terms: Terms, words: Translations, chinese: bool
+    document: Mapping[str, Any], terms: Words, words: Translations, chinese: bool
 ) -> Charts:
     _ = words.gettext
     rates = [
@@ -204,7 +206,7 @@ def _qc_charts(
     if rates:
         found["rates"] = charts.data_uri(
             charts.bar_chart(
-                [terms("indicator", i["key"]) for i in rates],
+                [terms.term("indicator", i["key"]) for i in rates],
                 [i["value"] for i in rates],
                 title=_("Rates the ledger computes"),
                 axis=_("%"),
@@ -219,7 +221,7 @@ def _qc_charts(
     if shares:
         found["components"] = charts.data_uri(
             charts.bar_chart(
-                [terms("component", c) for c in shares],
+                [terms.term("component", c) for c in shares],
                 list(shares.values()),
                 title=_("Share of each component in the units of components transfused"),
                 axis=_("%"),
@@ -231,7 +233,7 @@ def _qc_charts(
 
 
 def _hemovigilance_charts(
-    document: Mapping[str, Any], terms: Terms, words: Translations, chinese: bool
+    document: Mapping[str, Any], terms: Words, words: Translations, chinese: bool
 ) -> Charts:
     _ = words.gettext
     found: Charts = {}
@@ -240,9 +242,9 @@ def _hemovigilance_charts(
         categories = [c for c in ReactionCategory if c in table]
         found["categories"] = charts.data_uri(
             charts.stacked_bar_chart(
-                [terms("reaction", c) for c in categories],
+                [terms.term("reaction", c) for c in categories],
                 {
-                    terms("severity", s): [table[c][s] for c in categories]
+                    terms.term("severity", s): [table[c][s] for c in categories]
                     for s in Severity
                     if any(table[c][s] for c in categories)
                 },
@@ -266,19 +268,19 @@ def _hemovigilance_charts(
     return found
 
 
-def _bands(document: Mapping[str, Any], terms: Terms) -> list[charts.Band]:
+def _bands(document: Mapping[str, Any], terms: Words) -> list[charts.Band]:
     """The alert levels as bands: each from the next lower threshold up to its own."""
     below = document["thresholds"]["below"]
     ordered = sorted(below.items(), key=lambda item: item[1])
     bands, low = [], 0.0
     for level, high in ordered:
-        bands.append(charts.Band(low, high, charts.ALERT_COLOURS[level], terms("alert", level)))
+        bands.append(charts.Band(low, high, charts.ALERT_COLOURS[level], terms.term("alert", level)))
         low = high
     return bands
 
 
 def _inventory_charts(
-    document: Mapping[str, Any], terms: Terms, words: Translations, chinese: bool
+    document: Mapping[str, Any], terms: Words, words: Translations, chinese: bool
 ) -> Charts:
     _ = words.gettext
     bands = _bands(document, terms)
@@ -299,7 +301,7 @@ def _inventory_charts(
                 series,
                 bands,
                 title=_("Days of supply: %(component)s")
-                % {"component": terms("component", component)},
+                % {"component": terms.term("component", component)},
                 axis=_("Days of supply"),
                 chinese=chinese,
             )
@@ -307,7 +309,7 @@ def _inventory_charts(
     return found
 
 
-_CHARTS: dict[str, Callable[[Mapping[str, Any], Terms, Translations, bool], Charts]] = {
+_CHARTS: dict[str, Callable[[Mapping[str, Any], Words, Translations, bool], Charts]] = {
     "qc": _qc_charts,
     "hemovigilance": _hemovigilance_charts,
     "inventory": _inventory_charts,

@@ -220,7 +220,8 @@ TABLES: dict[str, str] = {
     ),
     "findings": (
         "unit_id TEXT NOT NULL, din TEXT NOT NULL, product_code TEXT NOT NULL, flag TEXT NOT NULL, "
-        "event_id TEXT NOT NULL, occurred_at BIGINT NOT NULL, detail TEXT NOT NULL"
+        "event_id TEXT NOT NULL, occurred_at BIGINT NOT NULL, detail TEXT NOT NULL, "
+        "detail_code TEXT NOT NULL, detail_fields TEXT NOT NULL"
     ),
     "donations": (
         "din TEXT PRIMARY KEY, donor_id TEXT, donation_type TEXT, collected_at BIGINT, "
@@ -244,7 +245,8 @@ TABLES: dict[str, str] = {
     "unmatched_acknowledgements": (
         "unit_id TEXT NOT NULL, din TEXT NOT NULL, product_code TEXT NOT NULL, "
         "notice_id TEXT NOT NULL, action_taken TEXT NOT NULL, facility TEXT NOT NULL, "
-        "event_id TEXT NOT NULL, occurred_at BIGINT NOT NULL, why TEXT NOT NULL"
+        "event_id TEXT NOT NULL, occurred_at BIGINT NOT NULL, why TEXT NOT NULL, "
+        "why_code TEXT NOT NULL, why_fields TEXT NOT NULL"
     ),
     "reactions": (
         "event_id TEXT NOT NULL, unit_id TEXT NOT NULL, din TEXT NOT NULL, "
@@ -287,8 +289,10 @@ INDEXES: tuple[tuple[str, str], ...] = (
     ("evaluations", "unit_id"),
 )
 
-#: The read models' version: a store whose tables are of an older version is rebuilt.
-VERSION = 4
+#: The read models' version: a store whose tables are of an older version is rebuilt,
+#: the tables made anew (an older version's may lack columns). 5: the codes of the
+#: findings' details and of the unmatched acknowledgements' whys, with their fields.
+VERSION = 5
 
 #: Tables holding rows of one unit each, keyed by ``unit_id``.
 UNIT_TABLES = (
@@ -419,6 +423,10 @@ class ReadModelTables(TrackingRecorder, ABC):
     def _empty(self, cursor: Any, upstream: str) -> None:
         """Delete every read-model row, and the tracking records of ``upstream``."""
 
+    @abstractmethod
+    def _drop(self, cursor: Any) -> None:
+        """Drop every read-model table (with its indexes)."""
+
     # What the library's tracking recorder of each backend has (declared for the checker).
     datastore: Any
     if TYPE_CHECKING:
@@ -469,12 +477,16 @@ class ReadModelTables(TrackingRecorder, ABC):
             self._empty(cursor, upstream)
 
     def ensure_version(self, upstream: str) -> bool:
-        """If the tables were built by an older version of the read models, empty them
-        (the projector then builds them again); whether it did."""
+        """If the tables were built by an older version of the read models, make them
+        anew, empty, in this version's shape (the projector then builds them again);
+        whether it did."""
         marker = f"{PREFIX}version-{VERSION}"
         if self.max_tracking_id(marker) is not None:
             return False
         with self._transaction() as cursor:
+            self._drop(cursor)
+            for statement in self._ddl():
+                cursor.execute(statement)
             self._empty(cursor, upstream)
             self._insert_tracking(cursor, Tracking(marker, 1))
         return True

@@ -480,6 +480,10 @@ class PostgresReadModels(ReadModelTables, PostgresTrackingRecorder):
             sql.SQL("DELETE FROM {} WHERE application_name = %s").format(tracking), (upstream,)
         )
 
+    def _drop(self, cursor: Any) -> None:
+        for table in TABLES:
+            cursor.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._table(table)))
+
 
 class PostgresAuditTables(AuditTables):
     """The audit log's tables in the store's own schema."""

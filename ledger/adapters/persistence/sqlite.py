@@ -355,6 +355,10 @@ class SQLiteReadModels(ReadModelTables, SQLiteTrackingRecorder):
             cursor.execute(f"DELETE FROM {quote(table_name(table))}")
         cursor.execute("DELETE FROM tracking WHERE application_name = ?", (upstream,))
 
+    def _drop(self, cursor: Any) -> None:
+        for table in TABLES:
+            cursor.execute(f"DROP TABLE IF EXISTS {quote(table_name(table))}")
+
 
 class SQLiteAuditTables(AuditTables):
     """The audit log's tables in the store's own SQLite file."""
