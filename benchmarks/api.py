@@ -108,6 +108,9 @@ ROUTES = {
     HISTORY: "/api/v1/units/{din}",
     HEALTHZ: "/healthz",
 }
+#: How long the server may take to be ready, seconds: read models of another version
+#: are built again first, minutes at a million events.
+READY_S = 900
 #: Width of the windows the measurement's check latency is also reported in, seconds.
 WINDOW_S = 5
 
@@ -372,7 +375,7 @@ def serving(
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + READY_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited: {log.read_text()[-3000:]}")
@@ -383,7 +386,7 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.25)
-    raise RuntimeError(f"the server was not ready in 180 s: {log.read_text()[-3000:]}")
+    raise RuntimeError(f"the server was not ready in {READY_S} s: {log.read_text()[-3000:]}")
 
 
 def cpu_seconds(pid: int) -> float:

@@ -63,6 +63,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import psycopg
+from psycopg import sql
 
 from benchmarks.api import (
     RawConnection,
@@ -79,6 +81,7 @@ from benchmarks.api import (
 from benchmarks.machine import RESULTS, machine
 from benchmarks.workload import Scale
 from ledger.adapters.persistence import Store
+from ledger.adapters.persistence.postgres import PostgresStore
 from ledger.bootstrap import ReadModels, open_access, open_read_models_of
 from ledger.domain.instants import from_ms
 from ledger.entrypoints.runtime import tune_garbage_collector
@@ -257,17 +260,19 @@ def _headers(page: Page, cookies: Mapping[str, str]) -> dict[str, str]:
 
 # -- the clients ----------------------------------------------------------------------------
 
-#: (page, status, latency ms, bytes) of one answered request.
-Sample = tuple[str, int, float, int]
+#: (page, status — or the exception's name when none came —, latency ms, bytes) of one
+#: request.
+Sample = tuple[str, int | str, float, int]
 
 
 async def _ask(http: RawConnection, page: Page, turn: int, cookies: Mapping[str, str]) -> Sample:
     started = time.perf_counter()
+    status: int | str
     try:
         status, answer = await http.send("GET", page.request(turn), None, None,
                                          _headers(page, cookies))  # fmt: skip
-    except Exception:
-        status, answer = 0, b""
+    except Exception as error:
+        status, answer = type(error).__name__, b""
     return page.name, status, (time.perf_counter() - started) * 1000, len(answer)
 
 
@@ -425,7 +430,29 @@ def _open_store(
             models.projector.catch_up()
             results["store"] = {**kept["store"], "reused": True}
         results["store"]["events_now"] = models.ledger.event_log.head()
+        results["store"]["vacuumed"] = vacuumed(store)
         yield store, models
+
+
+def vacuumed(store: Store) -> list[str]:
+    """``VACUUM ANALYZE`` the store's tables if this PostgreSQL runs without autovacuum
+    (its tables then keep every dead row a rebuild or a projection left, and their
+    statistics as the last one left them: not a server in service); the tables done."""
+    if not isinstance(store, PostgresStore):
+        return []
+    with psycopg.connect(store.conninfo(), autocommit=True) as conn:
+        setting = conn.execute("SHOW autovacuum").fetchone()
+        if setting is not None and setting[0] == "on":
+            return []
+        found = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename",
+            (store.schema,),
+        ).fetchall()
+        tables = [row[0] for row in found]
+        step(f"  autovacuum is off: VACUUM ANALYZE of {len(tables)} tables")
+        for table in tables:
+            conn.execute(sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(store.schema, table)))
+    return tables
 
 
 def _figures(pages: Mapping[str, Any]) -> str:
@@ -441,7 +468,7 @@ def _figures(pages: Mapping[str, Any]) -> str:
 def _verdict(results: dict[str, Any]) -> dict[str, Any]:
     """Each page's sequential p99 against the target (and with concurrent clients)."""
     verdicts: dict[str, Any] = {}
-    for name, page in results["sequential"]["pages"].items():
+    for name, page in results.get("sequential", {}).get("pages", {}).items():
         if name == HEALTHZ:
             continue
         crowded = results.get("concurrent", {}).get("pages", {}).get(name, {})
@@ -486,19 +513,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 ),
             }
         step(f"{len(pages)} pages; starting the server")
-        with serving(store, Path(work) / "server.log", shlex.split(args.serve_options)) as (
-            base,
-            _,
-        ):
+        log = Path(work) / "server.log"
+        with serving(store, log, shlex.split(args.serve_options)) as (base, _):
             cookies = {role: sign_in(base, token) for role, token in tokens.items()}
             _check_pages(base, pages, cookies)
-            step(f"sequential: {args.warmup_rounds} + {args.requests} rounds of every page")
-            before = server_histogram(base)
-            samples = asyncio.run(
-                sequential(base, pages, cookies, args.requests, args.warmup_rounds)
-            )
-            results["sequential"] = summary(samples, pages, before, server_histogram(base))
-            step("sequential, one client:\n" + _figures(results["sequential"]["pages"]))
+            if args.requests:
+                step(f"sequential: {args.warmup_rounds} + {args.requests} rounds of every page")
+                before = server_histogram(base)
+                samples = asyncio.run(
+                    sequential(base, pages, cookies, args.requests, args.warmup_rounds)
+                )
+                results["sequential"] = summary(samples, pages, before, server_histogram(base))
+                step("sequential, one client:\n" + _figures(results["sequential"]["pages"]))
             if args.clients:
                 step(f"concurrent: {args.clients} clients, {args.seconds:g} s")
                 before = server_histogram(base)
@@ -508,6 +534,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                          "per_s": round(len(samples) / args.seconds, 1),
                                          **phase}  # fmt: skip
                 step(f"concurrent, {args.clients} clients:\n" + _figures(phase["pages"]))
+        results["server_log"] = _troubles(log)
         if args.profile:
             step(f"profiling {args.profile} requests of each page in-process")
             results["profile"] = profile_pages(
@@ -515,6 +542,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
     results["targets_met"] = _verdict(results)
     return results
+
+
+def _troubles(log: Path) -> dict[str, Any]:
+    """How many lines the server logged, and its warnings and errors (the last shown)."""
+    lines = log.read_text(errors="replace").splitlines()
+    troubles = [line for line in lines if " WARNING " in line or " ERROR " in line]
+    if troubles:
+        step("the server's warnings and errors:\n" + "\n".join(troubles[-20:]))
+    return {"lines": len(lines), "warnings_and_errors": len(troubles)}
 
 
 def _check_pages(base: str, pages: Sequence[Page], cookies: Mapping[str, str]) -> None:

@@ -242,8 +242,10 @@ def open_read_models_of(
     except BaseException:
         ledger.close()
         raise
-    if view.ensure_version(ledger.name):
-        log.info("read models of an older version emptied: they are built again")
+    with store.ddl_lock():  # one worker makes older tables anew; the others find them made
+        remade = view.ensure_version(ledger.name)
+    if remade:
+        log.info("read models of an older version made anew: they are built again")
     cases = CaseRecorder(ledger, LookbackIndex(view))
     policy = AutomaticLookbacks(cases, window_days=lookback_window_days)
     at_head = policy.at_head if automatic_lookbacks else None

@@ -15,7 +15,13 @@ from typing import Any
 
 from ledger.domain.acknowledgement import NoticeLimits, open_at
 from ledger.domain.instants import from_ms, iso, iso_ms, ms
-from ledger.domain.inventory import AlertLevel, AlertPolicy, daily_use, days_of_supply
+from ledger.domain.inventory import (
+    AlertLevel,
+    AlertPolicy,
+    Thresholds,
+    daily_use,
+    days_of_supply,
+)
 from projections.ports import ReadModelStore
 from projections.rows import Row
 
@@ -24,6 +30,11 @@ GroupKey = tuple[str, str, str, str]
 
 @dataclass(frozen=True)
 class InventoryRow:
+    """One facility's stock group: its issuable units (``available``, ``units`` and
+    the expiring counts), the demand on them, and the alert level ``thresholds``
+    give; units reserved for their autologous donor-patient are counted apart
+    (``reserved_autologous``) and raise no alert."""
+
     facility: str
     component: str
     abo: str
@@ -36,6 +47,9 @@ class InventoryRow:
     days_of_supply: float | None
     alert: AlertLevel
     centre: bool
+    #: What the row was judged by (those of the facility's kind are shown).
+    thresholds: Thresholds
+    reserved_autologous: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +66,8 @@ class InventoryRow:
             if self.days_of_supply is None
             else round(self.days_of_supply, 2),
             "alert": self.alert,
+            "reserved_autologous": self.reserved_autologous,
+            "thresholds": self.thresholds.to_json(centre=self.centre),
         }
 
 
@@ -81,6 +97,7 @@ def _inventory_rows(
         use = daily_use(used.get(key, 0), policy.window_days)
         dos = days_of_supply(available, use)
         centre = key[0] in centres
+        thresholds = policy.thresholds(key[1])
         rows.append(
             InventoryRow(
                 *key,
@@ -90,8 +107,10 @@ def _inventory_rows(
                 expiring_72h=int(shelf.get("expiring_72h") or 0),
                 daily_use=use,
                 days_of_supply=dos,
-                alert=policy.level(dos, centre=centre),
+                alert=thresholds.level(dos, centre=centre),
                 centre=centre,
+                thresholds=thresholds,
+                reserved_autologous=int(shelf.get("reserved_autologous") or 0),
             )
         )
     return rows

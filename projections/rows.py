@@ -35,6 +35,7 @@ from ledger.domain.lookback import LookbackCase
 from ledger.domain.notice import recall_notices
 from ledger.domain.unit import UnitRecord
 from ledger.domain.unit_state import Status, UnitState, in_occurred_order, timeline
+from ledger.domain.vocabulary import DonationType
 
 Row = dict[str, Any]
 
@@ -85,8 +86,9 @@ def unit_rows(unit: UnitRecord) -> UnitRows:
     produced = first_of(unit.facts, ComponentProduced)
     production = produced.facility if produced else None
     rows = UnitRows(unit_id=unit_id, unit=_unit_row(unit_id, unit, final, production))
-    rows.available = _available_intervals(unit_id, states)
-    rows.uses = _uses(unit_id, unit, final, production)
+    reserved = is_autologous(final)
+    rows.available = _available_intervals(unit_id, states, reserved)
+    rows.uses = _uses(unit_id, unit, final, production, reserved)
     rows.transfusions = [
         {
             "event_id": f.event_id,
@@ -217,8 +219,18 @@ def _unit_row(unit_id: str, unit: UnitRecord, state: UnitState, production: str 
     }
 
 
-def _available_intervals(unit_id: str, states: list[tuple[datetime, UnitState]]) -> list[Row]:
-    """The periods the unit was on a shelf, released and not quarantined."""
+def is_autologous(state: UnitState) -> bool:
+    """Reserved for its donor-patient (``shared/domain.md`` §8): not issuable stock nor
+    demand on it. A fact of the donation, so of the unit's whole life (its final state
+    knows it, whenever the collection was reported)."""
+    return state.donation_type == DonationType.AUTOLOGOUS
+
+
+def _available_intervals(
+    unit_id: str, states: list[tuple[datetime, UnitState]], autologous: bool
+) -> list[Row]:
+    """The periods the unit was on a shelf, released and not quarantined (``autologous``
+    as 0 or 1, like every flag column: the inventory counts those units apart)."""
     rows: list[Row] = []
     for index, (start, state) in enumerate(states):
         if state.status != Status.AVAILABLE or state.facility is None:
@@ -235,18 +247,28 @@ def _available_intervals(unit_id: str, states: list[tuple[datetime, UnitState]])
                 "expires_at": ms(state.expires_at),
                 "valid_from": ms(start),
                 "valid_to": ms(end),
+                "autologous": int(autologous),
             }
         )
     return rows
 
 
-def _uses(unit_id: str, unit: UnitRecord, state: UnitState, production: str | None) -> list[Row]:
+def _uses(
+    unit_id: str, unit: UnitRecord, state: UnitState, production: str | None, autologous: bool
+) -> list[Row]:
     """Demand: a hospital uses a unit when it starts transfusing it; a blood
-    centre when it issues a unit it produced."""
+    centre when it issues a unit it produced (an autologous unit's use is marked: it
+    drew on no one's shelf)."""
     ordered = in_occurred_order(unit.facts)
     started = first_of(ordered, TransfusionStarted)
     issued = next((f for f in facts_of(ordered, UnitIssued) if f.facility == production), None)
-    base = {"unit_id": unit_id, "component": state.component, "abo": state.abo, "rhd": state.rhd}
+    base = {
+        "unit_id": unit_id,
+        "component": state.component,
+        "abo": state.abo,
+        "rhd": state.rhd,
+        "autologous": int(autologous),
+    }
     return [
         {**base, "facility": fact.facility, "used_at": ms(fact.occurred_at), "kind": kind}
         for fact, kind in ((started, UseKind.TRANSFUSED), (issued, UseKind.ISSUED))

@@ -5,7 +5,8 @@ inventory report answers "how did that move over the month, and how long did eac
 group spend below its alert thresholds". At each sampled instant a group's days of
 supply are computed exactly as :func:`projections.queries.inventory` computes them
 at that instant (``shared/domain.md`` §6): the units on a shelf then — released, not
-quarantined, not expired — over the average daily use in the trailing window.
+quarantined, not expired, not autologous — over the average daily use in the trailing
+window, judged by the thresholds of the group's component.
 
 From the shelf spells (the periods each unit was available, as the read models keep
 them) and the uses, one sweep per group: sorted starts and ends, counted by
@@ -140,6 +141,7 @@ def supply_series(
     for group in sorted(starts.keys() | used.keys(), key=_group_order):
         since, until = sorted(starts.get(group, [])), sorted(ends.get(group, []))
         demand = sorted(used.get(group, []))
+        thresholds = policy.thresholds(group[0])
         points = []
         for moment in at:
             available = bisect_right(since, moment) - bisect_right(until, moment)
@@ -147,7 +149,7 @@ def supply_series(
             per_day = daily_use(recent, policy.window_days)
             dos = days_of_supply(available, per_day)
             points.append(
-                SupplyPoint(moment, available, per_day, dos, policy.level(dos, centre=centre))
+                SupplyPoint(moment, available, per_day, dos, thresholds.level(dos, centre=centre))
             )
         series[group] = points
     return series

@@ -11,10 +11,10 @@ from datetime import timedelta
 from ledger.adapters.kafka import DEFAULT_NOTICES_TOPIC, DEFAULT_TOPIC, GroupTimeouts
 from ledger.adapters.persistence.base import StoreError
 from ledger.domain.acknowledgement import NoticeLimits
-from ledger.domain.inventory import AlertPolicy
+from ledger.domain.inventory import AlertPolicy, Thresholds
 from ledger.domain.lookback import DEFAULT_WINDOW_DAYS
 from ledger.entrypoints import audit, exports, notices, reporting, schemas, serve, tokens
-from ledger.entrypoints.arguments import timestamp
+from ledger.entrypoints.arguments import component_thresholds, timestamp
 from ledger.entrypoints.commands import COMMANDS
 from ledger.entrypoints.runtime import configure_logging, tune_garbage_collector
 from simulator import REGION_CONFIG
@@ -24,21 +24,42 @@ log = logging.getLogger("bloodledger")
 
 def _add_policy(parser: argparse.ArgumentParser) -> None:
     defaults = AlertPolicy()
-    group = parser.add_argument_group("inventory alert thresholds (days of supply)")
+    own = ", ".join(f"{c}={_numbers(t)}" for c, t in defaults.components)
+    group = parser.add_argument_group(
+        "inventory alert thresholds (days of supply)",
+        "--yellow, --orange, --red and --centre-emergency judge every component without "
+        f"thresholds of its own (by default {own}: platelets keep 5 days)",
+    )
     group.add_argument(
         "--window-days",
         type=int,
         default=defaults.window_days,
         help=f"trailing window of average daily use (default {defaults.window_days})",
     )
-    group.add_argument("--yellow", type=float, default=defaults.hospital_yellow_days)
-    group.add_argument("--orange", type=float, default=defaults.hospital_orange_days)
-    group.add_argument("--red", type=float, default=defaults.hospital_red_days)
+    for flag, days, what in (
+        ("--yellow", defaults.hospital_yellow_days, "a hospital's yellow"),
+        ("--orange", defaults.hospital_orange_days, "a hospital's orange"),
+        ("--red", defaults.hospital_red_days, "a hospital's red"),
+        ("--centre-emergency", defaults.centre_emergency_days, "a blood centre's emergency"),
+    ):
+        help_text = f"{what} threshold (default %(default)g)"
+        group.add_argument(flag, type=float, default=days, metavar="DAYS", help=help_text)
     group.add_argument(
-        "--centre-emergency",
-        type=float,
-        default=defaults.centre_emergency_days,
-        help="blood-centre (regional) emergency threshold",
+        "--component-threshold",
+        type=component_thresholds,
+        action="append",
+        default=[],
+        dest="component_thresholds",
+        metavar="COMPONENT=YELLOW,ORANGE,RED,EMERGENCY",
+        help="one component's own thresholds, in place of its default "
+        "(repeatable), e.g. PLATELETS=1.5,1,0.5,2",
+    )
+
+
+def _numbers(thresholds: Thresholds) -> str:
+    return ",".join(
+        f"{days:g}"
+        for days in (thresholds.yellow, thresholds.orange, thresholds.red, thresholds.emergency)
     )
 
 
@@ -265,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser(subparsers, common)
     exports.add_parser(subparsers, common)
     tokens.add_parser(subparsers, common)
-    serve.add_parser(subparsers, common)
+    _add_policy(serve.add_parser(subparsers, common))
     notices.add_parser(subparsers, common)
     schemas.add_parser(subparsers, common)
     _add_policy(reporting.add_parser(subparsers, common))

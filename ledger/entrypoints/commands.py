@@ -45,13 +45,16 @@ EXIT_HELD = 3
 
 
 def _policy(args: argparse.Namespace) -> AlertPolicy:
-    return AlertPolicy(
+    """The thresholds given: the flags' defaults, each ``--component-threshold`` in
+    place of its component's own."""
+    policy = AlertPolicy(
         window_days=args.window_days,
         hospital_yellow_days=args.yellow,
         hospital_orange_days=args.orange,
         hospital_red_days=args.red,
         centre_emergency_days=args.centre_emergency,
     )
+    return policy.overriding(args.component_thresholds)
 
 
 def _limits(args: argparse.Namespace) -> NoticeLimits:
@@ -445,7 +448,7 @@ def _reconcile(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from ledger.entrypoints.serve import run
 
-    return run(args)
+    return run(args, _policy(args))
 
 
 def _audit(args: argparse.Namespace) -> int:

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ledger.domain.inventory import AlertLevel
+from ledger.domain.inventory import AlertLevel, AlertPolicy, Thresholds
 from ledger.domain.vocabulary import ABO, Component, RhD
 from projections.queries import InventoryRow
 
-__all__ = ["COMPONENT_ORDER", "GROUP_ORDER", "FacilityGrid", "grids", "summary"]
+__all__ = ["COMPONENT_ORDER", "GROUP_ORDER", "FacilityGrid", "grids", "legend", "summary"]
 
 #: Components down the side, as a blood bank lists them.
 COMPONENT_ORDER: tuple[str, ...] = (
@@ -76,6 +76,13 @@ def grids(rows: Sequence[InventoryRow]) -> list[FacilityGrid]:
         cells = [[at.get((c, abo, rhd)) for abo, rhd in groups] for c in components]
         made.append(FacilityGrid(facility, own[0].centre, groups, components, cells))
     return made
+
+
+def legend(policy: AlertPolicy) -> list[tuple[str, Thresholds]]:
+    """Each component, in the grid's order, with the thresholds its cells are judged
+    by: the colours' meaning, as the policy in force says (never numbers written in a
+    template, which a configured policy would contradict)."""
+    return [(component, policy.thresholds(component)) for component in COMPONENT_ORDER]
 
 
 def summary(rows: Sequence[InventoryRow]) -> list[tuple[AlertLevel, int]]:

@@ -25,6 +25,7 @@ that the page shows the recorded English instead.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Mapping
 
 from babel.support import Translations
@@ -59,7 +60,7 @@ from ledger.entrypoints import i18n
 from ledger.services.lookback import Undetermined
 from ledger.services.quality import Refusal
 
-__all__ = ["DOMAIN", "FLAG_EXPLANATIONS", "N_", "SENTENCES", "TABLES", "Words"]
+__all__ = ["DOMAIN", "FLAG_EXPLANATIONS", "N_", "SENTENCES", "TABLES", "Words", "written_in"]
 
 #: The catalog domain of the terms.
 DOMAIN = "terms"
@@ -497,7 +498,7 @@ DETAIL: Mapping[str, str] = {
     DetailCode.ABO_MISMATCH: N_(
         "%(component)s of group %(abo)s given to a patient of group %(patient_abo)s"
     ),
-    DetailCode.RHD_MISMATCH: N_("%(rhd)s red cells given to a patient %(patient_rhd)s"),
+    DetailCode.RHD_MISMATCH: N_("%(rhd)s red cells given to a patient who is %(patient_rhd)s"),
     DetailCode.NO_RECENT_CROSSMATCH: N_(
         "No compatible crossmatch on a sample taken in the last 3 days"
     ),
@@ -656,6 +657,16 @@ class Words:
 @functools.cache
 def _words(lang: str, none: str) -> Words:
     return Words(i18n.translations(lang, DOMAIN), none)
+
+
+def written_in(text: object) -> str:
+    """The language a recorded text is written in, as an HTML ``lang`` (``zh-CN`` for
+    a text with Chinese characters, else ``en``): a reason an investigator typed is
+    shown as typed, marked where it is not the page's language."""
+    return "zh-CN" if _HAN.search(str(text or "")) else "en"
+
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def _code(value: object) -> str | None:

@@ -3,9 +3,10 @@
 Every word a person reads on a page or in a report comes from a gettext message
 catalog (``ledger/locale/<lang>/LC_MESSAGES/<domain>.po``), none from a template:
 one catalog domain per surface (``pages``, ``reports``), so each can grow on its
-own. The ``.po`` files are the only source: they are compiled in memory when first
-used (Babel), so no compiled ``.mo`` can drift from them, and the package ships
-the text files alone.
+own, and one both use (``terms``: the words for the ledger's codes and its own
+sentences, :mod:`ledger.entrypoints.glossary`). The ``.po`` files are the only
+source: they are compiled in memory when first used (Babel), so no compiled ``.mo``
+can drift from them, and the package ships the text files alone.
 
 Templates are Jinja2 with the ``i18n`` extension (``{{ _("...") }}``,
 ``{% trans %}``). One environment per (folder, domain, language), made once and

@@ -14,9 +14,11 @@ fragment. Every script, style and picture is a file of the package
 (``static/``, served at ``/static``): hospital networks are closed.
 
 Words come from the ``pages`` message catalog in Simplified Chinese or English
-(:mod:`ledger.entrypoints.i18n`): ``?lang=zh|en`` switches and is remembered in a
-cookie, else ``Accept-Language`` decides. Times are shown in UTC in the viewer's
-locale's format; the date-time fields are read as UTC, and say so.
+(:mod:`ledger.entrypoints.i18n`), the codes' words and the ledger's own sentences
+from the ``terms`` catalog it shares with the reports (:mod:`.glossary`):
+``?lang=zh|en`` switches and is remembered in a cookie, else ``Accept-Language``
+decides. Times are shown in UTC in the viewer's locale's format; the date-time fields
+are read as UTC, and say so.
 
 Sessions and CSRF are :mod:`ledger.entrypoints.sessions`'.
 """
@@ -45,7 +47,7 @@ from ledger.domain.din import InvalidDIN
 from ledger.domain.disclosure import WITHHELD
 from ledger.domain.instants import iso_ms
 from ledger.entrypoints import answers, dashboard, i18n, trace_graph
-from ledger.entrypoints.glossary import N_, Words
+from ledger.entrypoints.glossary import N_, Words, written_in
 from ledger.entrypoints.sessions import (
     LOGIN_COOKIE,
     LOGIN_SECONDS,
@@ -56,6 +58,7 @@ from ledger.entrypoints.sessions import (
     SessionKeeper,
     session_key,
 )
+from ledger.services.quality import InvalidReport
 
 if TYPE_CHECKING:
     from ledger.entrypoints.answers import Services
@@ -216,10 +219,18 @@ class Pages:
         self.services = services
         self.keeper = keeper
         self.envs: dict[str, jinja2.Environment] = {}
+        self.words: dict[str, Words] = {}
         for lang in i18n.LANGUAGES:  # made once, before serving: rendering only reads them
             env = i18n.environment(TEMPLATES, "pages", lang)
-            words = Words(i18n.translations(lang, "pages"))
-            env.globals.update(term=words.term, terms=words.terms, withheld=WITHHELD)
+            words = self.words[lang] = Words.of(lang)
+            env.globals.update(
+                term=words.term,
+                terms=words.terms,
+                field_value=words.field_value,
+                sentence=words.sentence,
+                written_in=written_in,
+                withheld=WITHHELD,
+            )
             self.envs[lang] = env
 
     # -- who is looking --
@@ -532,19 +543,24 @@ def pages_router(pages: Pages) -> APIRouter:
             fields = {"facility": (facility or "").strip().upper(), "as_of": as_of or ""}
             template = "inventory_table.html" if viewer.fragment else "inventory.html"
             own = who.scope(Capability.READ_INVENTORY)
+            policy = services.policy
+            legend: dict[str, Any] = {
+                "legend": dashboard.legend(policy),
+                "window_days": policy.window_days,
+            }
             try:
                 at = moment(viewer, as_of, "as_of", N_("As of")) or services.clock()
             except PageError as e:
                 return pages.render(
                     viewer, template, e.status, rows=[], facilities=[], fields=fields,
-                    problem=e.message, at=None, summary=[], own=own,
+                    problem=e.message, at=None, summary=[], own=own, **legend,
                 )  # fmt: skip
             rows = answers.inventory_rows(services, who, fields["facility"] or None, at)
             fields["as_of"] = field_value(at) if as_of else ""
             return pages.render(
                 viewer, template, rows=rows, facilities=dashboard.grids(rows), fields=fields,
                 problem=None, at=at, summary=dashboard.summary(rows), own=own,
-                swapped=viewer.fragment,
+                swapped=viewer.fragment, **legend,
             )  # fmt: skip
 
         return pages.answer(viewer, produce)
@@ -652,8 +668,9 @@ def pages_router(pages: Pages) -> APIRouter:
             fields = {"facility": scoped or "", "start": start or "", "end": end or ""}
             try:
                 window = _report_window(scoped, start, end, format)
-            except ValueError as e:
-                message = pages.gettext(viewer, N_("This report cannot be made: %(why)s"), why=e)
+            except ValueError as e:  # its message is a message id of the catalog
+                why = pages.gettext(viewer, str(e))
+                message = pages.gettext(viewer, N_("This report cannot be made: %(why)s"), why=why)
                 return reports_form(viewer, who, 400, message, fields)
             from ledger.entrypoints import quality
             from ledger.entrypoints.charts import MissingCjkFont
@@ -663,8 +680,9 @@ def pages_router(pages: Pages) -> APIRouter:
                 document = quality.report_document(
                     kind, services.models.view, facility_of, first, after, policy=services.policy
                 )
-            except ValueError as e:  # InvalidReport: a bad facility or window
-                message = pages.gettext(viewer, N_("This report cannot be made: %(why)s"), why=e)
+            except InvalidReport as e:  # a bad facility or window
+                why = pages.words[viewer.lang].sentence("refusal", e.said.code) or str(e)
+                message = pages.gettext(viewer, N_("This report cannot be made: %(why)s"), why=why)
                 return reports_form(viewer, who, 400, message, fields)
             shown = answers.disclosed(services.access, who, "page:/reports/{kind}", document)
             try:
@@ -689,17 +707,20 @@ def pages_router(pages: Pages) -> APIRouter:
 def _report_window(
     facility: str | None, start: str | None, end: str | None, fmt: str
 ) -> tuple[str, datetime, datetime]:
-    """A report's facility and [first, after) window from the form (``ValueError``,
-    in words a person reads, when one is missing or wrong)."""
+    """A report's facility and [first, after) window from the form (``ValueError``
+    whose message is the catalog's message id saying what is missing or wrong)."""
     from ledger.entrypoints.reporting import bound
 
     if fmt not in REPORT_FORMATS:
-        raise ValueError("the format is html, pdf or json")
+        raise ValueError(N_("the format is html, pdf or json"))
     if not facility:
-        raise ValueError("give the facility (its 5-character FIN)")
+        raise ValueError(N_("give the facility (its 5-character FIN)"))
     if not start or not end:
-        raise ValueError("give the first and the last day")
-    return facility, bound(start, end=False), bound(end, end=True)
+        raise ValueError(N_("give the first and the last day"))
+    try:
+        return facility, bound(start, end=False), bound(end, end=True)
+    except ValueError:
+        raise ValueError(N_("give each day as YYYY-MM-DD")) from None
 
 
 def _payloads(events: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[str, Any]]]:

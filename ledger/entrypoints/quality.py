@@ -36,8 +36,8 @@ from ledger.domain.instants import iso
 from ledger.domain.inventory import AlertPolicy
 from ledger.domain.vocabulary import Component, ReactionCategory, Severity
 from ledger.entrypoints import charts
-from ledger.entrypoints.i18n import environment, format_instant, language, translations
 from ledger.entrypoints.glossary import Words
+from ledger.entrypoints.i18n import environment, format_instant, language, translations
 from ledger.services.ports import first_line
 from ledger.services.quality import (
     HemovigilanceReport,
@@ -141,7 +141,7 @@ def _html(kind: str, document: Mapping[str, Any], lang: str, *, pdf: bool) -> st
     context = {
         "document": document,
         "term": terms.term,
-        "group": terms.group,
+        "group_name": terms.group,
         "number": functools.partial(_number, lang=lang),
         "period": _period(document, lang),
         "charts": _CHARTS[kind](document, terms, words, chinese),
@@ -268,13 +268,17 @@ def _hemovigilance_charts(
     return found
 
 
-def _bands(document: Mapping[str, Any], terms: Words) -> list[charts.Band]:
-    """The alert levels as bands: each from the next lower threshold up to its own."""
-    below = document["thresholds"]["below"]
+def _bands(document: Mapping[str, Any], terms: Words, component: str) -> list[charts.Band]:
+    """The alert levels of ``component`` as bands: each from the next lower threshold
+    up to its own (a component's own thresholds, else the defaults)."""
+    thresholds = document["thresholds"]
+    below = thresholds.get("by_component", {}).get(component, thresholds["below"])
     ordered = sorted(below.items(), key=lambda item: item[1])
     bands, low = [], 0.0
     for level, high in ordered:
-        bands.append(charts.Band(low, high, charts.ALERT_COLOURS[level], terms.term("alert", level)))
+        bands.append(
+            charts.Band(low, high, charts.ALERT_COLOURS[level], terms.term("alert", level))
+        )
         low = high
     return bands
 
@@ -283,7 +287,6 @@ def _inventory_charts(
     document: Mapping[str, Any], terms: Words, words: Translations, chinese: bool
 ) -> Charts:
     _ = words.gettext
-    bands = _bands(document, terms)
     found: Charts = {}
     for component in [*Component, "?"]:
         groups = [g for g in document["groups"] if g["component"] == component]
@@ -299,7 +302,7 @@ def _inventory_charts(
         found[str(component)] = charts.data_uri(
             charts.time_series(
                 series,
-                bands,
+                _bands(document, terms, str(component)),
                 title=_("Days of supply: %(component)s")
                 % {"component": terms.term("component", component)},
                 axis=_("Days of supply"),

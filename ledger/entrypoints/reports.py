@@ -30,13 +30,15 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def inventory_text(rows: Sequence[dict[str, Any]], *, as_of: str, colour: bool) -> str:
-    """The stock table; rows in alert are marked (and coloured on a terminal)."""
+    """The stock table; rows in alert are marked (and coloured on a terminal). ``autol``:
+    units reserved for their autologous donor-patient, not counted as available."""
     headers = (
         "facility",
         "component",
         "abo",
         "rhd",
         "avail",
+        "autol",
         "单位",
         "exp24h",
         "exp72h",
@@ -51,6 +53,7 @@ def inventory_text(rows: Sequence[dict[str, Any]], *, as_of: str, colour: bool) 
             r["abo"],
             r["rhd"],
             str(r["available"]),
+            str(r["reserved_autologous"]),
             f"{r['units']:g}",
             str(r["expiring_24h"]),
             str(r["expiring_72h"]),

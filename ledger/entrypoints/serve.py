@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ledger.adapters.kafka import DEFAULT_TOPIC, TopicEnds
+from ledger.domain.inventory import AlertPolicy
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -50,7 +51,9 @@ WORKER_THREADS = 40
 def add_parser(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
-) -> None:
+) -> argparse.ArgumentParser:
+    """The ``serve`` command's parser (returned: the CLI adds its inventory threshold
+    arguments, which the dashboard and the API judge stock by)."""
     serve = subparsers.add_parser(
         "serve", help="the HTTP API (JSON, /docs, /metrics) with the projector", parents=[common]
     )
@@ -89,6 +92,7 @@ def add_parser(
         help="the schema directory the Schema Registry at /registry serves "
         "(default: the ledger's, or $BLOODLEDGER_SCHEMAS)",
     )
+    return serve
 
 
 def _now() -> datetime:
@@ -109,6 +113,7 @@ class Served:
         clock: Callable[[], datetime] = _now,
         schemas: Path | None = None,
         token_cache_s: float = 0.0,
+        policy: AlertPolicy | None = None,
     ) -> None:
         from ledger.adapters.fhir import fhir_bundle
         from ledger.bootstrap import access_beside, event_submission, open_read_models_of
@@ -135,6 +140,7 @@ class Served:
             clock=clock,
             ingest_lag=self._ingest_lag if self.ends is not None else None,
             registry=registry,
+            policy=policy or AlertPolicy(),
         )
         self.topic = topic
 
@@ -154,7 +160,7 @@ class Served:
         self.models.close()
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, policy: AlertPolicy | None = None) -> int:
     import uvicorn
 
     from ledger.adapters.persistence import resolve_store
@@ -173,12 +179,17 @@ def run(args: argparse.Namespace) -> int:
         max_lag=args.max_lag,
         schemas=args.schemas,
         token_cache_s=args.token_cache,
+        policy=policy,
     )
     stopping = threading.Event()
     projector = threading.Thread(
         target=_follow, args=(served.models, stopping), name="projector", daemon=True
     )
     projector.start()
+    import os as _probe_os  # TEMPORARY GC PROBE (to be removed)
+
+    if _probe_os.environ.get("BL_GC_PROBE"):
+        _gc_probe()
     scheme = "https" if args.certfile else "http"
     log.info("serving on %s://%s:%d (store %s)", scheme, args.host, args.port, store.redacted())
     try:
@@ -214,6 +225,42 @@ class WorkerThreads:
 
             to_thread.current_default_thread_limiter().total_tokens = self.threads
         await self.app(scope, receive, send)
+
+
+def _gc_probe() -> None:  # TEMPORARY GC PROBE (to be removed)
+    import gc
+    import os
+
+    policy = os.environ.get("BL_GC_PROBE", "")
+    if "default" in policy:
+        gc.set_threshold(700, 10, 10)
+    if "young" in policy:
+        gc.set_threshold(int(policy.split("young")[1].split(",")[0]), 10, 10)
+    if "freeze" in policy:
+        gc.freeze()
+    stats: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    started: list[float] = [0.0]
+
+    def timer(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            stats[info["generation"]].append(time.perf_counter() - started[0])
+
+    gc.callbacks.append(timer)
+
+    def report() -> None:
+        while True:
+            time.sleep(10)
+            line = " ".join(
+                f"g{g}: n={len(v)} sum={sum(v) * 1000:.0f}ms max={max(v, default=0) * 1000:.1f}ms"
+                for g, v in stats.items()
+            )
+            log.warning("gc %s %s frozen=%d counts=%s", policy, line, gc.get_freeze_count(), gc.get_count())
+            for v in stats.values():
+                v.clear()
+
+    threading.Thread(target=report, daemon=True).start()
 
 
 def _follow(models: ReadModels, stopping: threading.Event) -> None:

@@ -18,7 +18,7 @@ every rendering (JSON, HTML, PDF) shows, so they cannot disagree.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -28,7 +28,7 @@ from ledger.domain.din import is_fin
 from ledger.domain.hemovigilance import Hemovigilance, hemovigilance
 from ledger.domain.indicators import Indicator, quality_indicators
 from ledger.domain.instants import iso
-from ledger.domain.inventory import AlertLevel, AlertPolicy
+from ledger.domain.inventory import AlertLevel, AlertPolicy, Thresholds
 from ledger.domain.sentence import Sentence, said
 from ledger.domain.supply import Group, SupplyPoint, instants, supply_series, time_in_alert
 from ledger.domain.transfusion import episodes, first_starts, reaction_cases
@@ -140,7 +140,8 @@ class InventoryReport:
     series: dict[Group, list[SupplyPoint]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        thresholds = _thresholds(self.policy, centre=self.centre)
+        components = dict.fromkeys(component for component, _, _ in self.series)
+        thresholds = _thresholds(self.policy, components, centre=self.centre)
         levels = {str(AlertLevel.GREEN), *thresholds["below"]}
         return {
             "kind": "inventory",
@@ -166,18 +167,18 @@ class InventoryReport:
         }
 
 
-def _thresholds(policy: AlertPolicy, *, centre: bool) -> dict[str, Any]:
-    """The alert thresholds in days of supply (each level is "below" its number)."""
-    levels = (
-        {"EMERGENCY": policy.centre_emergency_days}
-        if centre
-        else {
-            "YELLOW": policy.hospital_yellow_days,
-            "ORANGE": policy.hospital_orange_days,
-            "RED": policy.hospital_red_days,
-        }
-    )
-    return {"window_days": policy.window_days, "below": levels}
+def _thresholds(policy: AlertPolicy, components: Iterable[str], *, centre: bool) -> dict[str, Any]:
+    """The alert thresholds in days of supply (each level is "below" its number): the
+    defaults, and those each of the report's components is judged by."""
+
+    def below(thresholds: Thresholds) -> dict[str, float]:
+        return {level.upper(): days for level, days in thresholds.to_json(centre=centre).items()}
+
+    return {
+        "window_days": policy.window_days,
+        "below": below(policy.defaults),
+        "by_component": {c: below(policy.thresholds(c)) for c in components},
+    }
 
 
 def _least(points: list[SupplyPoint]) -> float | None:

@@ -54,7 +54,20 @@ def test_ingest_with_projections_then_every_query_command(
         "daily_use",
         "days_of_supply",
         "alert",
+        "reserved_autologous",
+        "thresholds",
     }
+    assert inventory[0]["thresholds"] == {"yellow": 3.0, "orange": 2.0, "red": 1.0}
+    # A POS: 2 on the shelf, 1 used in 14 days (D1 at hour 23) -> 28 days: below 30.
+    judged = json.loads(
+        run_cli(
+            "inventory", "--as-of", "2026-09-07T04:00:00Z", "--json", "--facility", "S3102",
+            "--component-threshold", "RED_CELLS=30,20,10,50", "--store", pg_url,
+        ).stdout
+    )  # fmt: skip
+    a_pos = next(r for r in judged if (r["abo"], r["rhd"]) == ("A", "POS"))
+    assert (a_pos["days_of_supply"], a_pos["alert"]) == (28.0, "YELLOW")
+    assert a_pos["thresholds"] == {"yellow": 30.0, "orange": 20.0, "red": 10.0}
 
     trace = json.loads(run_cli("trace", "--donor", "D-ALPHA", "--json", "--store", pg_url).stdout)
     assert [d["din"] for d in trace["donations"]] == [D1, D2]

@@ -122,6 +122,27 @@ def test_every_role_on_every_route_gets_what_the_issue_says(api: Api) -> None:
     assert answers == EXPECTED
 
 
+def test_metrics_count_every_answer_even_a_route_that_raised(api: Api) -> None:
+    """The metrics middleware sees each request through to its answer: a route that
+    raised is counted as the 500 it answered, a refusal with its status, each under
+    its route's template."""
+    app = api.client.app
+
+    def broken(part: str) -> None:
+        raise RuntimeError(part)
+
+    app.router.add_api_route("/broken/{part}", broken)  # type: ignore[attr-defined]
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/broken/W1234").status_code == 500
+        assert client.get(f"/api/v1/units/{GIVEN}").status_code == 401
+        metrics = client.get("/metrics").text
+    counted = 'requests_total{method="GET",route="/broken/{part}",status="500"} 1.0'
+    assert counted in metrics
+    refused = 'route="/api/v1/units/{din}",status="401"} 1.0'
+    assert refused in metrics
+    assert "W1234" not in metrics
+
+
 def test_a_revoked_token_is_refused(api: Api) -> None:
     assert api.ask("regulator", "GET", f"/api/v1/units/{GIVEN}").status_code == 200
     api.served.access.control.revoke("regulator")

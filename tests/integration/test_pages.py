@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ledger.domain.inventory import AlertPolicy, Thresholds
 from ledger.entrypoints.api import create_app
+from ledger.entrypoints.glossary import Words
 from ledger.entrypoints.i18n import translations
 from ledger.entrypoints.serve import Served
 from ledger.entrypoints.sessions import LOGIN_COOKIE, SESSION_COOKIE
@@ -365,6 +367,34 @@ def test_the_dashboard_shows_the_api_s_numbers_with_their_alert_levels(site: Sit
     assert "Centre emergency" in page and "Blood centre S3101" in page
 
 
+def test_the_colours_legend_shows_the_thresholds_in_force(durable_store_url: str) -> None:
+    """The legend's table is the server's policy, never numbers of a template: the
+    defaults for every component, a component's own where it has them (platelets by
+    default, cryo as configured here)."""
+    policy = AlertPolicy(hospital_yellow_days=4, window_days=7).overriding(
+        [("CRYO", Thresholds(6, 5, 4, 8))]
+    )
+    with (
+        serving(durable_store_url, policy=policy) as (served, tokens),
+        TestClient(create_app(served.services)) as client,
+    ):
+        site = Site(client, tokens, served, case_id="")
+        english = site.as_("regulator").get("/inventory", params={"lang": "en"}).text
+        chinese = site.get("/inventory", params={"lang": "zh"}).text
+    legend = english.split('data-testid="alert-thresholds"')[1].split("</table>")[0]
+    rows = re.findall(r'data-component="(\w+)">(.*?)</tr>', legend, re.S)
+    shown = {c: re.findall(r'<td class="number">([^<]*)</td>', cells) for c, cells in rows}
+    assert shown == {
+        "RED_CELLS": ["4", "2", "1", "5"],
+        "WHOLE_BLOOD": ["4", "2", "1", "5"],
+        "PLATELETS": ["1.5", "1", "0.5", "2"],
+        "PLASMA": ["4", "2", "1", "5"],
+        "CRYO": ["6", "5", "4", "8"],
+    }
+    assert "average daily use over the last 7 days" in english
+    assert "最近7天的日均用量" in chinese and "颜色的含义" in chinese
+
+
 def stock_cells(page: str) -> set[tuple[str, ...]]:
     """(facility, component, abo, rhd, alert, available) of every cell of the grids."""
     cells = set()
@@ -459,6 +489,44 @@ def test_every_page_has_the_switch_and_the_sign_out(site: Site) -> None:
         assert page.headers["cache-control"] == "no-store"
 
 
+def texts_of(html: str, testid: str) -> list[str]:
+    """The text of each element with ``data-testid=testid`` (its tags left out)."""
+    found = re.findall(rf'data-testid="{testid}"[^>]*>(.*?)</(?:p|li)>', html, re.S)
+    return [re.sub(r"<[^>]+>", "", text).strip() for text in found]
+
+
+def test_the_ledgers_own_sentences_are_said_in_the_pages_language(site: Site) -> None:
+    """A finding's detail, why an acknowledgement closed nothing, what a lookback could
+    not determine: said from their codes, in Chinese on a Chinese page, in English on
+    an English one — never the recorded English marked ``lang="en"``."""
+    answer = Timeline(din=FLAGGED)
+    answer.acknowledged("no-such-notice", hour=30)
+    site.served.models.ledger.record(answer.facts)
+    site.served.models.projector.catch_up()
+    zh, en = Words.of("zh_CN"), Words.of("en")
+    bedside = "BEDSIDE_CHECK_NOT_PASSED"
+    site.as_("investigator")
+    unit = site.get(f"/units/{FLAGGED}").text
+    assert texts_of(unit, "flag-detail") == [zh.sentence("detail", bedside)]
+    assert "bedside check not passed" not in unit
+    english = site.get(f"/units/{FLAGGED}?lang=en").text
+    assert texts_of(english, "flag-detail") == [en.sentence("detail", bedside)]
+    alerts = site.get("/alerts?lang=zh").text
+    assert zh.sentence("detail", bedside) in texts_of(alerts, "flag-detail")
+    [why] = texts_of(alerts, "unmatched-why")
+    assert why.endswith(str(zh.sentence("unmatched", "NO_SUCH_NOTICE")))
+    assert "names no notice" not in alerts
+    case = site.get(f"/lookbacks/{site.case_id}").text
+    undetermined = texts_of(case, "undetermined-item")
+    assert str(zh.sentence("undetermined", "COLLECTIONS_UNREPORTED")) in undetermined
+    assert all(re.search(r"[\u4e00-\u9fff]", text) for text in undetermined)
+    assert 'lang="en"' not in case.split('id="undetermined"')[1].split("</section>")[0]
+    # what a person typed stays as typed, marked where it is not the page's language
+    assert '<span lang="en">recipient seroconverted</span>' in case
+    in_english = site.get(f"/lookbacks/{site.case_id}?lang=en").text
+    assert "recipient seroconverted" in in_english and '<span lang="en">' not in in_english
+
+
 # -- errors --------------------------------------------------------------------------------
 
 
@@ -549,6 +617,15 @@ def test_a_report_that_cannot_be_made_says_why_on_the_form(site: Site) -> None:
         "/reports/qc", params={"facility": HOSPITAL, "from": "2026-09-30", "to": "2026-09-01"}
     )
     assert backwards.status_code == 400 and 'id="report-qc-form"' in backwards.text
+    # said in the page's language (Chinese, by default), from the refusal's code
+    assert str(Words.of("zh_CN").sentence("refusal", "ENDS_BEFORE_START")) in backwards.text
+    asked = translations("zh_CN", "pages").gettext("give the facility (its 5-character FIN)")
+    assert asked in no_facility.text and "give the facility" not in no_facility.text
+    english = site.get(
+        "/reports/qc",
+        params={"facility": HOSPITAL, "from": "2026-09-30", "to": "2026-09-01", "lang": "en"},
+    )
+    assert "the last day must not come before the first" in english.text
     assert site.get("/reports/nonsense").status_code == 404
 
 

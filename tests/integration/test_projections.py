@@ -98,6 +98,8 @@ def test_hospital_inventory_days_of_supply_and_expiry(models: ReadModels) -> Non
         "daily_use": round(1 / 14, 3),
         "days_of_supply": 14.0,
         "alert": "GREEN",
+        "reserved_autologous": 0,
+        "thresholds": {"yellow": 3.0, "orange": 2.0, "red": 1.0},
     }
     assert s3102[("RED_CELLS", "O", "NEG")]["available"] == 1
     assert s3102[("RED_CELLS", "O", "NEG")]["days_of_supply"] is None  # never used here

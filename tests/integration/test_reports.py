@@ -203,7 +203,7 @@ def test_the_chinese_qc_report_speaks_the_rules_words(models: ReadModels) -> Non
 
 def test_the_english_qc_report_is_the_english_catalog(models: ReadModels) -> None:
     page = html(models, "qc", "en")
-    english = translations("en", "reports")
+    english = translations("en", "terms")  # the indicators' names are terms
     assert '<html lang="en">' in page
     for message in ("Component transfusion rate", "Post-transfusion evaluation rate"):
         assert english.gettext(message) in page

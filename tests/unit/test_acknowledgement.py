@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from ledger.domain.acknowledgement import NoticeLimits, answers, open_at
+from ledger.domain.acknowledgement import NoticeLimits, Unmatched, answers, open_at
 from ledger.domain.notice import RecallNotice
 from ledger.domain.unit_state import Acknowledgement
 from ledger.domain.vocabulary import NoticeAction
@@ -40,12 +40,17 @@ def test_the_first_answer_from_the_notices_facility_closes_it() -> None:
     assert [(u.acknowledgement.notice_id, u.why) for u in unmatched] == [
         ("n2", f"from {HOSPITAL}; the notice was sent to {CENTRE}")
     ]
+    # the same, coded: what a page says in its reader's language
+    assert [(u.said.code, u.said.values()) for u in unmatched] == [
+        (Unmatched.OTHER_FACILITY, {"facility": HOSPITAL, "notice_facility": CENTRE})
+    ]
 
 
 def test_an_answer_naming_no_notice_of_the_unit_is_unmatched() -> None:
     found, unmatched = answers([notice("n1")], [answer("elsewhere", 101, action="NOT_FOUND")])
     assert found[0].answer is None
     assert [u.why for u in unmatched] == ["names no notice the ledger sent about this unit"]
+    assert [(u.said.code, u.said.values()) for u in unmatched] == [(Unmatched.NO_SUCH_NOTICE, {})]
     assert answers([], []) == ([], [])
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from ledger.domain.events import Fact, fact_class, new_fact_kwargs
 from ledger.domain.facts import ReportedFact
-from ledger.domain.unit_state import Status, UnitState, evaluate, timeline
+from ledger.domain.unit_state import DetailCode, Status, UnitState, evaluate, timeline
 from ledger.domain.vocabulary import EventType, Flag
 from tests.builders import HOSPITAL, PLASMA, RBC, Timeline, at, two_units_story
 
@@ -233,6 +233,81 @@ def test_each_story_raises_exactly_its_flag_with_the_fact_that_showed_it(flag: F
     assert state.flags == (flag,)
     shown_by = {f.event_id for f in story.facts}
     assert state.findings and all(f.event_id in shown_by for f in state.findings)
+
+
+def _issued_before_produced() -> Timeline:
+    story = Timeline()
+    story.issued()
+    return story
+
+
+def _issued_in_quarantine() -> Timeline:
+    story = _quarantined()
+    story.issued(hour=8)
+    return story
+
+
+def _produced_twice() -> Timeline:
+    story = _produced()
+    story.produced(hour=3)
+    return story
+
+
+def _crossmatched_before_produced() -> Timeline:
+    story = Timeline()
+    story.crossmatched(hour=1)
+    story.produced()
+    return story
+
+
+def _completed_never_started() -> Timeline:
+    story = _released()
+    story.completed()
+    return story
+
+
+#: Stories whose findings, with the flags' own, say every detail there is.
+DETAIL_STORIES: tuple[Callable[[], Timeline], ...] = (
+    *FLAG_STORIES.values(),
+    _issued_before_produced,
+    _issued_in_quarantine,
+    _produced_twice,
+    _crossmatched_before_produced,
+    _completed_never_started,
+)
+
+
+def test_every_detail_is_said_by_some_story_with_a_code_of_its_own() -> None:
+    said = {f.said.code for story in DETAIL_STORIES for f in state_of(story()).findings}
+    assert said == set(DetailCode)
+
+
+@pytest.mark.parametrize(
+    ("story", "detail", "code", "fields"),
+    [
+        (
+            lambda: _use_with(abo="O"),
+            "RED_CELLS A to a group O patient",
+            DetailCode.ABO_MISMATCH,
+            {"component": "RED_CELLS", "abo": "A", "patient_abo": "O"},
+        ),
+        (
+            lambda: _use_with(rhd="NEG"),
+            "RhD POS red cells to an RhD NEG patient",
+            DetailCode.RHD_MISMATCH,
+            {"rhd": "POS", "patient_rhd": "NEG"},
+        ),
+        (_unreleased_use, "issue while not released", DetailCode.USED_UNRELEASED,
+         {"action": "issue"}),
+        (_reactive, "HIV_NAT reactive", DetailCode.REACTIVE_TEST, {"test": "HIV_NAT"}),
+        (_no_bedside_check, "bedside check not passed", DetailCode.BEDSIDE_CHECK_NOT_PASSED, {}),
+    ],
+)  # fmt: skip
+def test_a_detail_keeps_its_english_and_names_its_values(
+    story: Callable[[], Timeline], detail: str, code: DetailCode, fields: dict[str, str]
+) -> None:
+    finding = state_of(story()).findings[0]
+    assert (finding.detail, finding.said.code, finding.said.values()) == (detail, code, fields)
 
 
 def test_every_fact_class_has_a_transition() -> None:

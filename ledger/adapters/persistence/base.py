@@ -207,11 +207,12 @@ TABLES: dict[str, str] = {
     ),
     "available": (
         "unit_id TEXT NOT NULL, facility TEXT NOT NULL, component TEXT, abo TEXT, rhd TEXT, "
-        "units DOUBLE PRECISION, expires_at BIGINT, valid_from BIGINT NOT NULL, valid_to BIGINT"
+        "units DOUBLE PRECISION, expires_at BIGINT, valid_from BIGINT NOT NULL, valid_to BIGINT, "
+        "autologous INTEGER NOT NULL"
     ),
     "uses": (
         "unit_id TEXT NOT NULL, facility TEXT NOT NULL, component TEXT, abo TEXT, rhd TEXT, "
-        "used_at BIGINT NOT NULL, kind TEXT NOT NULL"
+        "used_at BIGINT NOT NULL, kind TEXT NOT NULL, autologous INTEGER NOT NULL"
     ),
     "transfusions": (
         "event_id TEXT NOT NULL, unit_id TEXT NOT NULL, din TEXT NOT NULL, "
@@ -264,8 +265,10 @@ TABLES: dict[str, str] = {
 #: Indexes: (table, column). Every query of a read path uses one of these.
 INDEXES: tuple[tuple[str, str], ...] = (
     ("units", "din"),
+    ("units", "production_facility"),  # the centres, one probe each; is_centre
     ("available", "unit_id"),
     ("available", "valid_from"),
+    ("available", "valid_to"),  # the stock at a moment: spells open then, or ended after
     ("uses", "unit_id"),
     ("uses", "used_at"),
     ("transfusions", "unit_id"),
@@ -292,7 +295,8 @@ INDEXES: tuple[tuple[str, str], ...] = (
 #: The read models' version: a store whose tables are of an older version is rebuilt,
 #: the tables made anew (an older version's may lack columns). 5: the codes of the
 #: findings' details and of the unmatched acknowledgements' whys, with their fields.
-VERSION = 5
+#: 6: shelf intervals and uses mark autologous units (the inventory counts them apart).
+VERSION = 6
 
 #: Tables holding rows of one unit each, keyed by ``unit_id``.
 UNIT_TABLES = (
@@ -304,21 +308,33 @@ PREFIX = "bl_"
 
 # Read queries: ``{table}`` names a read-model table, ``{name}`` a parameter, and
 # ``{keys}`` (where present) the backend's "column is one of a list" test.
+# Stock is issuable units: an autologous unit is reserved for its donor-patient, counted
+# apart, and neither its shelf spell nor its use enters days of supply.
 _STOCK = (
-    "SELECT facility, component, abo, rhd, COUNT(*) AS available, SUM(units) AS units, "
-    "SUM(CASE WHEN expires_at <= {in24} THEN 1 ELSE 0 END) AS expiring_24h, "
-    "SUM(CASE WHEN expires_at <= {in72} THEN 1 ELSE 0 END) AS expiring_72h "
+    "SELECT facility, component, abo, rhd, SUM(1 - autologous) AS available, "
+    "SUM(CASE WHEN autologous = 0 THEN units END) AS units, "
+    "SUM(CASE WHEN autologous = 0 AND expires_at <= {in24} THEN 1 ELSE 0 END) AS expiring_24h, "
+    "SUM(CASE WHEN autologous = 0 AND expires_at <= {in72} THEN 1 ELSE 0 END) AS expiring_72h, "
+    "SUM(autologous) AS reserved_autologous "
     "FROM {available} WHERE valid_from <= {t} AND (valid_to IS NULL OR valid_to > {t}) "
     "AND (expires_at IS NULL OR expires_at > {t}) {only} "
     "GROUP BY facility, component, abo, rhd"
 )
 _USES = (
     "SELECT facility, component, abo, rhd, COUNT(*) AS used FROM {uses} "
-    "WHERE used_at > {window_start} AND used_at <= {t} {only} "
+    "WHERE used_at > {window_start} AND used_at <= {t} AND autologous = 0 {only} "
     "GROUP BY facility, component, abo, rhd"
 )
 _ONE_FACILITY = "AND facility = {facility}"
-_CENTRES = "SELECT DISTINCT production_facility FROM {units} WHERE production_facility IS NOT NULL"
+# The distinct producers, one index probe each (a loose index scan: SELECT DISTINCT
+# would read every unit's row).
+_CENTRES = (
+    "WITH RECURSIVE centre(fin) AS ("
+    "SELECT MIN(production_facility) FROM {units} UNION ALL "
+    "SELECT (SELECT MIN(production_facility) FROM {units} WHERE production_facility > fin) "
+    "FROM centre WHERE fin IS NOT NULL) "
+    "SELECT fin AS production_facility FROM centre WHERE fin IS NOT NULL"
+)
 _DONATIONS_BY_DIN = "SELECT * FROM {donations} WHERE {keys} ORDER BY collected_at, din"
 _UNITS_BY_DIN = "SELECT * FROM {units} WHERE {keys} ORDER BY din, product_code"
 _TRANSFUSIONS_BY_DIN = "SELECT * FROM {transfusions} WHERE {keys} ORDER BY transfused_at, din"
@@ -332,9 +348,14 @@ _DONATIONS_OF_DONOR_BETWEEN = (
 _TRANSFUSIONS_OF_PATIENT = (
     "SELECT * FROM {transfusions} WHERE patient_id = {patient} ORDER BY transfused_at"
 )
+# Newest first, and in one order every time (so that the newest N are those a whole
+# list starts with).
 _FINDINGS_BETWEEN = (
     "SELECT * FROM {findings} WHERE occurred_at >= {since} AND occurred_at <= {at} "
-    "ORDER BY occurred_at DESC"
+    "ORDER BY occurred_at DESC, event_id, unit_id, flag"
+)
+_COUNT_FINDINGS_BETWEEN = (
+    "SELECT COUNT(*) AS found FROM {findings} WHERE occurred_at >= {since} AND occurred_at <= {at}"
 )
 _REACTIVE_DONATIONS = (
     "SELECT * FROM {donations} WHERE reactive_at IS NOT NULL AND donor_id IS NOT NULL "
@@ -373,12 +394,12 @@ _REACTIONS_AT = (
 _EVALUATIONS_OF_UNITS = "SELECT * FROM {evaluations} WHERE {keys} ORDER BY evaluated_at, event_id"
 _SHELF_AT = (
     "SELECT component, abo, rhd, valid_from, valid_to, expires_at FROM {available} "
-    "WHERE facility = {facility} AND valid_from <= {until} "
+    "WHERE facility = {facility} AND autologous = 0 AND valid_from <= {until} "
     "AND (valid_to IS NULL OR valid_to > {since}) AND (expires_at IS NULL OR expires_at > {since})"
 )
 _USES_AT = (
     "SELECT component, abo, rhd, used_at FROM {uses} WHERE facility = {facility} "
-    "AND used_at > {since} AND used_at <= {until}"
+    "AND autologous = 0 AND used_at > {since} AND used_at <= {until}"
 )
 _IS_CENTRE = "SELECT 1 AS found FROM {units} WHERE production_facility = {facility} LIMIT 1"
 _UNMATCHED_BETWEEN = (
@@ -494,13 +515,15 @@ class ReadModelTables(TrackingRecorder, ABC):
     # -- reading (one method per question the projections ask) --
 
     def stock(self, t: int, in24: int, in72: int, facility: str | None) -> list[Row]:
-        """Units on a shelf at ``t`` per facility x component x group (epoch ms)."""
+        """Units on a shelf at ``t`` per facility x component x group (epoch ms): the
+        issuable ones, and those reserved for their autologous donor-patient apart."""
         only = _ONE_FACILITY if facility else ""
         template = _STOCK.replace("{only}", only)
         return self._select(template, {"t": t, "in24": in24, "in72": in72, "facility": facility})
 
     def uses(self, window_start: int, t: int, facility: str | None) -> list[Row]:
-        """Units used in (window_start, t] per facility x component x group."""
+        """Units used in (window_start, t] per facility x component x group (not
+        counting autologous units: their use drew on no shelf)."""
         only = _ONE_FACILITY if facility else ""
         template = _USES.replace("{only}", only)
         return self._select(template, {"window_start": window_start, "t": t, "facility": facility})
@@ -537,9 +560,18 @@ class ReadModelTables(TrackingRecorder, ABC):
         """Every donation of these donors."""
         return self._select(_DONATIONS_OF_DONORS, {"keys": list(donors)}, keys="donor_id")
 
-    def findings_between(self, since: int, at: int) -> list[Row]:
-        """Safety findings that occurred in [since, at], newest first."""
-        return self._select(_FINDINGS_BETWEEN, {"since": since, "at": at})
+    def findings_between(self, since: int, at: int, most: int | None = None) -> list[Row]:
+        """Safety findings that occurred in [since, at], newest first (the ``most``
+        newest, if given)."""
+        if most is None:
+            return self._select(_FINDINGS_BETWEEN, {"since": since, "at": at})
+        template = _FINDINGS_BETWEEN + " LIMIT {most}"
+        return self._select(template, {"since": since, "at": at, "most": most})
+
+    def count_findings_between(self, since: int, at: int) -> int:
+        """How many safety findings occurred in [since, at]."""
+        [row] = self._select(_COUNT_FINDINGS_BETWEEN, {"since": since, "at": at})
+        return int(row["found"])
 
     def donors_of(self, dins: Sequence[str]) -> set[str]:
         """The known donors of these donations."""
@@ -605,11 +637,13 @@ class ReadModelTables(TrackingRecorder, ABC):
         return self._select(_EVALUATIONS_OF_UNITS, {"keys": list(unit_ids)}, keys="unit_id")
 
     def shelf_at(self, facility: str, since: int, until: int) -> list[Row]:
-        """The facility's shelf spells overlapping [since, until]."""
+        """The facility's shelf spells overlapping [since, until] (issuable units: not
+        autologous, as :meth:`stock` counts them)."""
         return self._select(_SHELF_AT, {"facility": facility, "since": since, "until": until})
 
     def uses_at(self, facility: str, since: int, until: int) -> list[Row]:
-        """The facility's uses in (since, until], one row each."""
+        """The facility's uses in (since, until], one row each (of units not
+        autologous, as :meth:`uses` counts them)."""
         return self._select(_USES_AT, {"facility": facility, "since": since, "until": until})
 
     def is_centre(self, facility: str) -> bool:

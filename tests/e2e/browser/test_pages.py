@@ -42,7 +42,7 @@ INVENTORY = {"zh-CN": "库存", "en": "Inventory"}
 
 
 def words(lang: str) -> Words:
-    return Words(i18n.translations(LANGUAGES[lang][0], "pages"))
+    return Words.of(LANGUAGES[lang][0])
 
 
 def say(lang: str, message: str) -> str:
@@ -190,6 +190,12 @@ def test_the_unit_page_shows_the_din_its_units_and_each_flag_explained(
     explained = planted.get_by_test_id("flag-explanation").inner_text()
     assert explained != other.term("explanation", "ABO_INCOMPATIBLE"), "in the page's language"
     assert any(u["findings"] for u in document["units"]), "the planted flag is on the page"
+    finding = next(
+        f for u in document["units"] for f in u["findings"] if f["flag"] == "ABO_INCOMPATIBLE"
+    )
+    said = glossary.sentence("detail", finding["detail_code"], finding["detail_fields"])
+    assert said and said != finding["detail"]  # the ledger's words, not its recorded English
+    expect(planted.get_by_test_id("flag-detail").first).to_have_text(said)
     someone.look(f"unit-{lang}")
 
 
@@ -310,6 +316,13 @@ def test_the_dashboard_colours_days_of_supply_by_alert_level(
     for level in levels:
         count = sum(row["alert"] == level for row in answer)
         expect(summary.locator(f"[data-alert={level}] .count")).to_have_text(str(count))
+    reserved = [r for r in answer if r["reserved_autologous"]]
+    assert reserved, "the region keeps autologous blood on its shelves"
+    marked = page.locator("[data-testid=stock-cell]:has([data-testid=reserved-autologous])")
+    expect(marked).to_have_count(len(reserved))
+    legend = page.get_by_test_id("alert-levels")
+    legend.locator("summary").click()  # opened: its table is looked at (and checked) too
+    expect(legend.get_by_test_id("component-thresholds")).to_have_count(5)
     someone.look(f"inventory-{lang}")
 
 
