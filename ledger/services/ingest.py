@@ -48,7 +48,8 @@ T = TypeVar("T")
 
 #: How often a chunk is re-tried after a conflicting concurrent write.
 CONFLICT_RETRIES = 3
-#: How long ``--until-idle`` waits for a first partition assignment.
+#: How long ``--until-idle`` waits for a partition assignment (the first, or again after a
+#: rebalance took every partition away).
 ASSIGNMENT_TIMEOUT_S = 120.0
 #: How long one poll waits for records.
 POLL_TIMEOUT_MS = 500
@@ -170,9 +171,12 @@ class Ingestor:
         self._stopping = False
         self._stop: Callable[[], bool] = lambda: False
         self._assigned_once = False
-        #: When partitions were first assigned: idleness is counted from then at the
-        #: earliest (a slow group join is not "caught up").
+        #: When partitions were last assigned, and since when none has been (``None``:
+        #: some are): idleness is counted from an assignment at the earliest, and never
+        #: while the worker holds no partition — a slow group join, or a rejoin after a
+        #: database outage outlasted the poll interval, is not "caught up".
         self._assigned_at = 0.0
+        self._unassigned_since: float | None = None
         #: Partitions this worker held at a batch that cannot be decoded (nothing after
         #: it was read); a partition assigned again is read again, up to that batch.
         self.held: dict[Partition, UndecodableBatch] = {}
@@ -201,14 +205,16 @@ class Ingestor:
                 self.consumer.seek_to_beginning(tp)
             else:
                 self.consumer.seek(tp, checkpoint.offset)
-        if not self._assigned_once:
-            self._assigned_at = time.monotonic()
+        self._assigned_at = time.monotonic()
+        self._unassigned_since = None if self.partitions else self._unassigned_since
         self._assigned_once = True
         log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
 
     def revoke(self, revoked: Sequence[Partition]) -> None:
         for tp in revoked:
             self.partitions.pop(tp, None)
+        if not self.partitions and self._unassigned_since is None:
+            self._unassigned_since = time.monotonic()
 
     def run(self, stop: Callable[[], bool] = lambda: False) -> IngestCounters:
         """Consume until stopped (or idle for ``until_idle`` seconds); returns the counts."""
@@ -263,8 +269,9 @@ class Ingestor:
         until_idle = self.settings.until_idle
         if until_idle is None:
             return False
-        if not self._assigned_once:
-            if now - started > ASSIGNMENT_TIMEOUT_S:
+        unassigned = started if not self._assigned_once else self._unassigned_since
+        if unassigned is not None:
+            if now - unassigned > ASSIGNMENT_TIMEOUT_S:
                 log.error("no partition assigned within %.0f s; giving up", ASSIGNMENT_TIMEOUT_S)
                 return True
             return False

@@ -466,3 +466,37 @@ def test_a_group_join_slower_than_until_idle_is_not_idleness(rig: Rig) -> None:
     rig.broker.publish(facts(1))
     ingestor, _, _ = rig.ingest(SlowJoin(rig.broker), until_idle=0.1)
     assert ingestor.counters.stored == 12
+
+
+@dataclass
+class SlowRejoin(Consumer):
+    """A group member that, after its first batch, loses every partition to a rebalance
+    (as after a database outage longer than the poll interval) and is given them back
+    only after longer than the ingest's ``until_idle``; meanwhile its polls are empty."""
+
+    away_s: float = 0.3
+    polls: int = 0
+    _back_at: float | None = None
+
+    def poll(self, timeout_ms: int, max_records: int) -> Mapping[Partition, Sequence[KafkaRecord]]:
+        self.polls += 1
+        if self.polls == 2:  # after the first batch: the rebalance takes everything
+            self._back_at = time.monotonic() + self.away_s
+            self.rebalance(list(self.positions))
+            return {}
+        if self._back_at is not None:
+            if time.monotonic() < self._back_at:
+                return {}
+            self._back_at, self._pending = None, list(self.broker.logs)
+        return super().poll(timeout_ms, max_records)
+
+
+def test_a_rejoin_slower_than_until_idle_is_not_idleness(rig: Rig) -> None:
+    """While a rebalance has taken every partition away the worker is not caught up, however
+    long the rejoin takes: ``--until-idle`` counts again from the new assignment, and every
+    record is read (this ended an ingest with most of a topic unread, under load)."""
+    rig.broker.publish(facts(3))
+    consumer = SlowRejoin(rig.broker)
+    ingestor, _, _ = rig.ingest(consumer, until_idle=0.1, max_records=12)
+    assert consumer.polls > 3
+    assert ingestor.counters.stored == 36
