@@ -11,7 +11,9 @@
    hospitals and ``--donations-per-day`` collections, projected — made by its own
    :func:`~benchmarks.api.fill`; with ``--store FILE`` one a run of either benchmark
    kept is reused (this benchmark only reads it, and signs in), else a new one is kept
-   and named there in the same form.
+   and named there in the same form. On a PostgreSQL running without autovacuum its
+   tables are vacuumed and analysed first (:func:`vacuumed`), as a server in service
+   keeps them.
 2. **The questions**, drawn from the read models with a fixed seed: DINs (an
    investigator's from every unit; a clinician's from the units that reached its
    hospital, the one holding the most), "as of" and "known at" moments within each
@@ -31,9 +33,11 @@
 5. Each page's latency (from sending the request to its whole answer read, on
    localhost: the server's time plus the client's few tenths of a millisecond, which
    ``/healthz`` measures) as p50/p90/p99/max, its errors (any status but 200) and its
-   size; and the server's own histogram (``/metrics``, by route template) over each
-   phase. With ``--profile N``, afterwards, N requests of each page in-process under
-   pyinstrument (:func:`profile_pages`).
+   size; the server's own histogram (``/metrics``, by route template) over each phase;
+   and the machine's load average before and after it (other work on a shared machine
+   shows there). With ``--profile N``, afterwards, N requests of each page in-process
+   under pyinstrument (:func:`profile_pages`); ``--requests 0 --clients 0`` profiles
+   alone.
 
 The report pages themselves (``/reports/{kind}``: charts, PDF) are made offline-speed
 and measured by :mod:`benchmarks.reports`; ``/reports`` here is the page of forms.
@@ -47,6 +51,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import shlex
@@ -484,6 +489,7 @@ def _verdict(results: dict[str, Any]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
+        "recorded": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             **machine(),
             "note": "the client, the server and PostgreSQL share the cores, on a machine "
@@ -519,17 +525,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _check_pages(base, pages, cookies)
             if args.requests:
                 step(f"sequential: {args.warmup_rounds} + {args.requests} rounds of every page")
-                before = server_histogram(base)
+                before, load = server_histogram(base), os.getloadavg()
                 samples = asyncio.run(
                     sequential(base, pages, cookies, args.requests, args.warmup_rounds)
                 )
                 results["sequential"] = summary(samples, pages, before, server_histogram(base))
+                results["sequential"]["load_average"] = _load(load)
                 step("sequential, one client:\n" + _figures(results["sequential"]["pages"]))
             if args.clients:
                 step(f"concurrent: {args.clients} clients, {args.seconds:g} s")
-                before = server_histogram(base)
+                before, load = server_histogram(base), os.getloadavg()
                 samples = asyncio.run(concurrent(base, pages, cookies, args.clients, args.seconds))
                 phase = summary(samples, pages, before, server_histogram(base))
+                phase["load_average"] = _load(load)
                 results["concurrent"] = {"clients": args.clients, "seconds": args.seconds,
                                          "per_s": round(len(samples) / args.seconds, 1),
                                          **phase}  # fmt: skip
@@ -542,6 +550,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
     results["targets_met"] = _verdict(results)
     return results
+
+
+def earlier(results: Mapping[str, Any]) -> dict[str, Any]:
+    """An earlier run's figures, each page's p50/p99/max of each phase, and what it ran on."""
+    kept: dict[str, Any] = {"store": results.get("store"), "recorded": results.get("recorded")}
+    for phase in ("sequential", "concurrent"):
+        pages = results.get(phase, {}).get("pages", {})
+        kept[phase] = {
+            name: {k: page.get(k) for k in ("requests", "p50_ms", "p99_ms", "max_ms", "errors")}
+            for name, page in pages.items()
+        }
+        kept[phase]["load_average"] = results.get(phase, {}).get("load_average")
+    return kept
+
+
+def _load(before: tuple[float, float, float]) -> dict[str, Any]:
+    """The machine's 1-minute load average before and after a phase (2 cores: a load
+    above 2 is other work waiting beside this benchmark's)."""
+    return {"before": round(before[0], 2), "after": round(os.getloadavg()[0], 2),
+            "cores": os.cpu_count()}  # fmt: skip
 
 
 def _troubles(log: Path) -> dict[str, Any]:
@@ -583,10 +611,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--pages", default="", help="only these pages (names, comma-separated)")
     parser.add_argument("--out", type=Path, default=RESULTS / "pages.json")
+    parser.add_argument(
+        "--before", type=Path, help="an earlier run's results: its figures set beside these"
+    )
     parser.add_argument("--profile", type=int, default=0, help="then profile N of each page")
     parser.add_argument("--profile-out", type=Path, default=RESULTS / "profile-pages.txt")
     args = parser.parse_args(argv)
     results = run(args)
+    if args.before is not None:
+        results["before"] = earlier(json.loads(args.before.read_text()))
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(results["targets_met"], indent=2))
 

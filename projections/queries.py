@@ -7,6 +7,7 @@ its backend); no aggregate is replayed to answer.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ def _inventory_rows(
 ) -> list[InventoryRow]:
     on_shelf = {_key(r): r for r in stock}
     used = {_key(r): int(r["used"]) for r in uses}
+    thresholds_of = functools.cache(policy.thresholds)  # a few components, hundreds of rows
     rows = []
     for key in sorted(set(on_shelf) | set(used)):
         shelf = on_shelf.get(key, {})
@@ -97,7 +99,7 @@ def _inventory_rows(
         use = daily_use(used.get(key, 0), policy.window_days)
         dos = days_of_supply(available, use)
         centre = key[0] in centres
-        thresholds = policy.thresholds(key[1])
+        thresholds = thresholds_of(key[1])
         rows.append(
             InventoryRow(
                 *key,
@@ -269,8 +271,48 @@ def alerts(
     issued): its entry is dated when it became overdue, and ``since`` does not hide it.
     """
     limits = limits or NoticeLimits()
-    findings = view.findings_between(ms(since) or 0, ms(at))
-    entries: list[dict[str, Any]] = [
+    entries = _finding_entries(view.findings_between(ms(since) or 0, ms(at)))
+    entries.extend(_conditions(view, at, policy, since, limits))
+    return _newest_first(entries)
+
+
+@dataclass(frozen=True)
+class AlertList:
+    """The newest entries of an alert list, and how many it holds in all."""
+
+    entries: list[dict[str, Any]]
+    total: int
+
+
+def newest_alerts(
+    view: ReadModelStore,
+    at: datetime,
+    policy: AlertPolicy,
+    most: int,
+    since: datetime | None = None,
+    limits: NoticeLimits | None = None,
+    facility: str | None = None,
+) -> AlertList:
+    """The first ``most`` entries of :func:`alerts` — of those naming ``facility``, if
+    given — and how many there are, without making the others: the safety findings
+    (the many) are counted, and only the newest ``most`` read. The rest is made whole
+    (the stock's alerts are at ``at``, the newest there are). A finding's entry names
+    no facility (a unit's flag, wherever it was), so one facility's list holds none."""
+    limits = limits or NoticeLimits()
+    start, end = ms(since) or 0, ms(at)
+    rest = _conditions(view, at, policy, since, limits, facility)
+    if facility is not None:
+        rest = [e for e in rest if e.get("facility") == facility]
+        entries, findings = rest, 0
+    else:
+        entries = _finding_entries(view.findings_between(start, end, most)) + rest
+        findings = view.count_findings_between(start, end)
+    return AlertList(_newest_first(entries)[:most], findings + len(rest))
+
+
+def _finding_entries(findings: Sequence[Row]) -> list[dict[str, Any]]:
+    """Safety findings as alert entries, in their order."""
+    return [
         {
             "kind": "SAFETY_FLAG",
             "at": iso_ms(r["occurred_at"]),
@@ -284,16 +326,35 @@ def alerts(
         }
         for r in findings
     ]
-    entries.extend(
+
+
+def _conditions(
+    view: ReadModelStore,
+    at: datetime,
+    policy: AlertPolicy,
+    since: datetime | None,
+    limits: NoticeLimits,
+    facility: str | None = None,
+) -> list[dict[str, Any]]:
+    """The entries besides the safety flags: notices open past their limit,
+    acknowledgements that closed no notice, and stock in alert (``facility``'s only,
+    if given: the others' entries are then left to the caller to drop)."""
+    entries: list[dict[str, Any]] = [
         {"kind": "OPEN_NOTICE", "at": n["overdue_since"], **n}
         for n in overdue_notices(view, at, limits)
-    )
+    ]
     entries.extend(
         {"kind": "UNMATCHED_ACKNOWLEDGEMENT", **_unmatched_json(r)}
         for r in view.unmatched_between(ms(since) or 0, ms(at))
     )
-    stock = [row for row in inventory(view, at, policy) if row.alert != AlertLevel.GREEN]
+    shelves = inventory(view, at, policy, facility)
+    stock = [row for row in shelves if row.alert != AlertLevel.GREEN]
     entries.extend({"kind": "INVENTORY", "at": iso_ms(ms(at)), **row.to_json()} for row in stock)
+    return entries
+
+
+def _newest_first(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries by when, newest first; those of one moment in the order given."""
     entries.sort(key=lambda e: e["at"] or "", reverse=True)
     return entries
 

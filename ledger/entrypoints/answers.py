@@ -26,7 +26,7 @@ from ledger.domain.access import Capability, Forbidden, Principal
 from ledger.domain.disclosure import identifiers_in, withholding
 from ledger.entrypoints import documents
 from projections import queries
-from projections.queries import InventoryRow
+from projections.queries import AlertList, InventoryRow
 
 if TYPE_CHECKING:
     from ledger.bootstrap import ReadModels
@@ -43,6 +43,7 @@ __all__ = [
     "inventory",
     "inventory_rows",
     "lookback",
+    "newest_alerts",
     "trace",
     "unit_history",
 ]
@@ -166,6 +167,26 @@ def alerts(
         entries = [e for e in entries if e.get("facility") == facility]
     answer: list[dict[str, Any]] = disclosed(services.access, principal, route, entries)
     return answer
+
+
+def newest_alerts(
+    services: Services,
+    principal: Principal,
+    route: str,
+    most: int,
+    since: datetime | None = None,
+) -> AlertList:
+    """The first ``most`` entries :func:`alerts` answers, and how many it holds, made
+    without the others (a page shows the newest and counts the rest); what they show
+    is disclosed and recorded as :func:`alerts` would."""
+    facility = services.access.facility_for(principal, Capability.READ_ALERTS, None)
+    models = services.models
+    found = queries.newest_alerts(
+        models.view, services.clock(), services.policy, most, since, facility=facility
+    )
+    entries: list[dict[str, Any]] = models.identities.revealed(found.entries)
+    shown: list[dict[str, Any]] = disclosed(services.access, principal, route, entries)
+    return AlertList(shown, found.total)
 
 
 def lookback(services: Services, principal: Principal, route: str, case_id: str) -> dict[str, Any]:

@@ -46,7 +46,7 @@ from ledger.domain.access import Capability, Forbidden, Principal, Unauthenticat
 from ledger.domain.din import InvalidDIN
 from ledger.domain.disclosure import WITHHELD
 from ledger.domain.instants import iso_ms
-from ledger.entrypoints import answers, dashboard, i18n, trace_graph
+from ledger.entrypoints import answers, dashboard, i18n, templating, trace_graph
 from ledger.entrypoints.glossary import N_, Words, written_in
 from ledger.entrypoints.sessions import (
     LOGIN_COOKIE,
@@ -231,6 +231,7 @@ class Pages:
                 written_in=written_in,
                 withheld=WITHHELD,
             )
+            templating.quicken(env, i18n.translations(lang, "pages"))
             self.envs[lang] = env
 
     # -- who is looking --
@@ -579,10 +580,10 @@ def pages_router(pages: Pages) -> APIRouter:
                     viewer, template, e.status, entries=[], total=0, fields=fields,
                     problem=e.message, at=services.clock(),
                 )  # fmt: skip
-            entries = answers.alerts(services, who, "page:/alerts", start)
+            found = answers.newest_alerts(services, who, "page:/alerts", ALERTS_SHOWN, start)
             fields["since"] = field_value(start)
             return pages.render(
-                viewer, template, entries=entries[:ALERTS_SHOWN], total=len(entries),
+                viewer, template, entries=found.entries, total=found.total,
                 fields=fields, problem=None, at=services.clock(),
             )  # fmt: skip
 

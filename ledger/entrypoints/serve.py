@@ -28,8 +28,6 @@ from ledger.adapters.kafka import DEFAULT_TOPIC, TopicEnds
 from ledger.domain.inventory import AlertPolicy
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Receive, Scope, Send
-
     from ledger.adapters.persistence import Store
     from ledger.bootstrap import ReadModels
     from ledger.domain.identity import IdentityKey
@@ -44,8 +42,6 @@ TOKEN_CACHE_S = 5.0
 #: see :mod:`ledger.services.recent`): a unit checked again is read only for what was
 #: stored since — as many as its projector keeps.
 KEPT_AGGREGATES = 5000
-#: Threads the routes run on by default (``--threads``).
-WORKER_THREADS = 40
 
 
 def add_parser(
@@ -70,12 +66,6 @@ def add_parser(
     serve.add_argument("--keyfile", type=Path, help="TLS private key (PEM)")
     serve.add_argument(
         "--max-lag", type=int, default=10_000, help="events behind at which /readyz fails"
-    )
-    serve.add_argument(
-        "--threads",
-        type=int,
-        default=WORKER_THREADS,
-        help="threads the routes run on (each waits for one of the store's connections)",
     )
     serve.add_argument(
         "--token-cache",
@@ -186,15 +176,11 @@ def run(args: argparse.Namespace, policy: AlertPolicy | None = None) -> int:
         target=_follow, args=(served.models, stopping), name="projector", daemon=True
     )
     projector.start()
-    import os as _probe_os  # TEMPORARY GC PROBE (to be removed)
-
-    if _probe_os.environ.get("BL_GC_PROBE"):
-        _gc_probe()
     scheme = "https" if args.certfile else "http"
     log.info("serving on %s://%s:%d (store %s)", scheme, args.host, args.port, store.redacted())
     try:
         uvicorn.run(
-            WorkerThreads(create_app(served.services), args.threads),
+            create_app(served.services),
             host=args.host,
             port=args.port,
             ssl_certfile=str(args.certfile) if args.certfile else None,
@@ -207,60 +193,6 @@ def run(args: argparse.Namespace, policy: AlertPolicy | None = None) -> int:
         projector.join(timeout=30)
         served.close()
     return 0
-
-
-class WorkerThreads:
-    """The application, its plain (synchronous) routes run on at most ``threads``
-    threads (AnyIO's default pool, set when the server starts: it belongs to the
-    event loop). More threads than the store has connections only wait for one,
-    and every waiting thread costs the GIL hand-overs of the others."""
-
-    def __init__(self, app: ASGIApp, threads: int) -> None:
-        self.app = app
-        self.threads = threads
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            from anyio import to_thread
-
-            to_thread.current_default_thread_limiter().total_tokens = self.threads
-        await self.app(scope, receive, send)
-
-
-def _gc_probe() -> None:  # TEMPORARY GC PROBE (to be removed)
-    import gc
-    import os
-
-    policy = os.environ.get("BL_GC_PROBE", "")
-    if "default" in policy:
-        gc.set_threshold(700, 10, 10)
-    if "young" in policy:
-        gc.set_threshold(int(policy.split("young")[1].split(",")[0]), 10, 10)
-    if "freeze" in policy:
-        gc.freeze()
-    stats: dict[int, list[float]] = {0: [], 1: [], 2: []}
-    started: list[float] = [0.0]
-
-    def timer(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            started[0] = time.perf_counter()
-        else:
-            stats[info["generation"]].append(time.perf_counter() - started[0])
-
-    gc.callbacks.append(timer)
-
-    def report() -> None:
-        while True:
-            time.sleep(10)
-            line = " ".join(
-                f"g{g}: n={len(v)} sum={sum(v) * 1000:.0f}ms max={max(v, default=0) * 1000:.1f}ms"
-                for g, v in stats.items()
-            )
-            log.warning("gc %s %s frozen=%d counts=%s", policy, line, gc.get_freeze_count(), gc.get_count())
-            for v in stats.values():
-                v.clear()
-
-    threading.Thread(target=report, daemon=True).start()
 
 
 def _follow(models: ReadModels, stopping: threading.Event) -> None:

@@ -72,3 +72,28 @@ def test_the_compression_benchmark_runs(tmp_path: Path) -> None:
     results = json.loads(out.read_text())
     assert set(results) == {"none", "gzip", "snappy", "lz4", "zstd"}
     assert all(figures["median"] > 0 for figures in results.values())
+
+
+def test_the_pages_benchmark_runs(tmp_path: Path) -> None:
+    out, profile = tmp_path / "pages.json", tmp_path / "profile-pages.txt"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.pages", "--events", "3000", "--hospitals", "2",
+         "--donations-per-day", "60", "--requests", "3", "--warmup-rounds", "1",
+         "--clients", "2", "--seconds", "2", "--profile", "1", "--profile-out", str(profile),
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["store"]["events"] >= 3000
+    sequential = results["sequential"]["pages"]
+    assert {"unit", "trace_donor", "inventory_past_all", "alerts", "lookback", "reports",
+            "clinician_inventory", "healthz"} <= set(sequential)  # fmt: skip
+    for name, page in sequential.items():
+        assert page["requests"] == 3 and page["errors"] == 0, name
+        assert 0 < page["p50_ms"] <= page["p99_ms"] <= page["max_ms"], name
+        assert page["kb_mean"] > 0 or name == "healthz", name
+    assert results["sequential"]["server_side"]["/inventory"]["requests"] > 0
+    assert results["concurrent"]["requests"] > 0
+    assert "within_100_ms" in results["targets_met"]["alerts"]
+    assert "inventory_page" in profile.read_text()

@@ -48,6 +48,7 @@ from ledger.adapters.persistence.audit import ENTRY_COLUMNS, AuditTables, ddl, e
 from ledger.adapters.persistence.audit import TABLES as AUDIT_TABLES
 from ledger.adapters.persistence.audit import table_name as audit_table
 from ledger.adapters.persistence.base import (
+    COVERING_INDEXES,
     INDEXES,
     TABLES,
     Checkpoint,
@@ -56,6 +57,7 @@ from ledger.adapters.persistence.base import (
     ReadModelTables,
     Store,
     checkpoints_of,
+    covering_index_name,
     fact_ids_of,
     index_name,
     notices_of,
@@ -434,6 +436,14 @@ class PostgresReadModels(ReadModelTables, PostgresTrackingRecorder):
                 sql.Identifier(index_name(t, c)), self._table(t), sql.Identifier(c)
             )
             for t, c in INDEXES
+        ]
+        statements += [
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                sql.Identifier(covering_index_name(name, t)),
+                self._table(t),
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
+            )
+            for name, t, columns in COVERING_INDEXES
         ]
         return statements
 

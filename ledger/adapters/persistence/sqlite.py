@@ -41,6 +41,7 @@ from ledger.adapters.persistence.audit import ENTRY_COLUMNS, AuditTables, ddl, e
 from ledger.adapters.persistence.audit import TABLES as AUDIT_TABLES
 from ledger.adapters.persistence.audit import table_name as audit_table
 from ledger.adapters.persistence.base import (
+    COVERING_INDEXES,
     INDEXES,
     TABLES,
     Checkpoint,
@@ -50,6 +51,7 @@ from ledger.adapters.persistence.base import (
     Store,
     StoreUnavailable,
     checkpoints_of,
+    covering_index_name,
     fact_ids_of,
     index_name,
     notices_of,
@@ -317,6 +319,11 @@ class SQLiteReadModels(ReadModelTables, SQLiteTrackingRecorder):
             f"CREATE INDEX IF NOT EXISTS {quote(index_name(t, c))} "
             f"ON {quote(table_name(t))} ({quote(c)})"
             for t, c in INDEXES
+        ]
+        statements += [
+            f"CREATE INDEX IF NOT EXISTS {quote(covering_index_name(name, t))} "
+            f"ON {quote(table_name(t))} ({', '.join(map(quote, columns))})"
+            for name, t, columns in COVERING_INDEXES
         ]
         return statements
 
