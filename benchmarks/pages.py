@@ -3,7 +3,7 @@
     python -m benchmarks.pages [--store FILE] [--events 1000000] [--requests 200]
         [--clients 4] [--seconds 20] [--warmup-rounds 3] [--hospitals 20]
         [--donations-per-day 600] [--serve-options '...'] [--pages unit,inventory,...]
-        [--out benchmarks/results/pages.json] [--profile N]
+        [--out benchmarks/results/pages.json] [--before EARLIER.json] [--profile N]
         [--profile-out benchmarks/results/profile-pages.txt]
 
 1. **The store**: the one :mod:`benchmarks.api` builds — a PostgreSQL schema of at
@@ -16,9 +16,10 @@
    keeps them.
 2. **The questions**, drawn from the read models with a fixed seed: DINs (an
    investigator's from every unit; a clinician's from the units that reached its
-   hospital, the one holding the most), "as of" and "known at" moments within each
-   donation's first week, donors, patients, transfused DINs, lookback cases, the
-   facilities, and past moments of the inventory in the last 30 days.
+   hospital, the one holding the most), "as of" moments within each donation's first
+   week, "known at" moments while its facts were being recorded, donors, patients,
+   transfused DINs, lookback cases, the facilities, and past moments of the inventory
+   in the last 30 days.
 3. **The server**: ``bloodledger serve`` in a process of its own
    (:func:`~benchmarks.api.serving`); an investigator and a clinician of that
    hospital each sign in once, as a person does (the ``/login`` form, its CSRF token,
@@ -42,7 +43,8 @@
 The report pages themselves (``/reports/{kind}``: charts, PDF) are made offline-speed
 and measured by :mod:`benchmarks.reports`; ``/reports`` here is the page of forms.
 
-Results to ``--out`` (JSON), progress to stderr. The client, the server and PostgreSQL
+Results to ``--out`` (JSON; with ``--before``, an earlier run's per-page figures beside
+them), progress to stderr. The client, the server and PostgreSQL
 share the machine's cores (and, on a shared machine, with whatever else runs).
 """
 
@@ -97,6 +99,8 @@ INVESTIGATOR, CLINICIAN = "investigator", "clinician"
 HEALTHZ = "healthz"
 #: How many of each kind of question are drawn (each page cycles through its own).
 DRAWN = 200
+#: The slowest pages whose call trees the profile keeps.
+PROFILES_KEPT = 5
 
 
 @dataclass(frozen=True)
@@ -358,7 +362,8 @@ def profile_pages(
 ) -> dict[str, Any]:
     """Where each page's time goes: ``count`` requests of each page through the app's
     ASGI interface in this thread under pyinstrument (routes inline,
-    :func:`~benchmarks.api.routes_inline`), one profile per page, slowest first."""
+    :func:`~benchmarks.api.routes_inline`), one profile per page; the file holds every
+    page's time and the :data:`PROFILES_KEPT` slowest pages' call trees."""
     from pyinstrument import Profiler
 
     from ledger.entrypoints.api import create_app
@@ -397,7 +402,9 @@ def profile_pages(
     finally:
         served.close()
     reports.sort(reverse=True)
-    out.write_text("\n".join(text for _, text in reports))
+    every = "\n".join(f"{name:<28} {each:8.2f} ms" for name, each in timings.items())
+    slowest = "\n".join(text for _, text in reports[:PROFILES_KEPT])
+    out.write_text(f"Each page, ms a request profiled:\n{every}\n\n{slowest}")
     step(f"  {len(pages)} pages profiled, {count} requests each -> {out}")
     return {"requests_each": count, "ms_each_profiled": timings, "file": out.name}
 

@@ -96,4 +96,5 @@ def test_the_pages_benchmark_runs(tmp_path: Path) -> None:
     assert results["sequential"]["server_side"]["/inventory"]["requests"] > 0
     assert results["concurrent"]["requests"] > 0
     assert "within_100_ms" in results["targets_met"]["alerts"]
-    assert "inventory_page" in profile.read_text()
+    profiled = profile.read_text()
+    assert "inventory_past_all" in profiled and "Pages.render" in profiled
