@@ -126,16 +126,26 @@ def unit_rows(unit: UnitRecord) -> UnitRows:
     return rows
 
 
+def _patient_fact(
+    unit_id: str, unit: UnitRecord, f: AdverseReactionReported | TransfusionEvaluated
+) -> Row:
+    """The columns a reaction's and an evaluation's row share: which fact, which unit,
+    which patient, reported where."""
+    return {
+        "event_id": f.event_id,
+        "unit_id": unit_id,
+        "din": unit.din,
+        "product_code": unit.product_code,
+        "patient_id": f.patient_id,
+        "facility": f.facility,
+    }
+
+
 def _reactions(unit_id: str, unit: UnitRecord, state: UnitState) -> list[Row]:
     """Each reaction reported against the unit, by the facility that reported it."""
     return [
         {
-            "event_id": f.event_id,
-            "unit_id": unit_id,
-            "din": unit.din,
-            "product_code": unit.product_code,
-            "patient_id": f.patient_id,
-            "facility": f.facility,
+            **_patient_fact(unit_id, unit, f),
             "component": state.component,
             "category": f.category,
             "severity": f.severity,
@@ -152,12 +162,7 @@ def _evaluations(unit_id: str, unit: UnitRecord) -> list[Row]:
     column type in SQLite and PostgreSQL)."""
     return [
         {
-            "event_id": f.event_id,
-            "unit_id": unit_id,
-            "din": unit.din,
-            "product_code": unit.product_code,
-            "patient_id": f.patient_id,
-            "facility": f.facility,
+            **_patient_fact(unit_id, unit, f),
             "effective": int(bool(f.effective)),
             "evaluated_at": ms(f.occurred_at),
         }
